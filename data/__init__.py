@@ -1,0 +1,1 @@
+"""Bundled sample data; installed with the package so `retention demo` runs anywhere."""

@@ -1,0 +1,1 @@
+"""Pipeline files; installed with the package so `retention demo` finds sample.toml."""

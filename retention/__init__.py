@@ -1,0 +1,7 @@
+"""retention: user-lifecycle segmentation and retention engine.
+
+Raw events -> staged events -> user features (DuckDB SQL) -> scores -> tiers ->
+playbooks -> exports. See DESIGN in the README for the data flow.
+"""
+
+__version__ = "0.1.0"

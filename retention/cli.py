@@ -1,0 +1,142 @@
+"""The `retention` command: a thin skin over the Python API.
+
+No SQL or pandas here. `RetentionCommandGroup` is the one place that turns the
+API's `RetentionError` into `Error: <one sentence>` and exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from retention import __version__
+from retention.errors import RetentionError
+from retention.pipeline import RunResult
+
+log = logging.getLogger("retention")
+
+
+class RetentionCommandGroup(click.Group):
+    """Turns known errors into one line; unexpected ones say how to see more."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RetentionError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("verbose"):
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                "(run again with --verbose for the traceback)"
+            ) from None
+
+
+def output_options(command):
+    """--quiet and --verbose, shared by every command that does work."""
+
+    @click.option("--quiet", "-q", is_flag=True, help="Print only the result, no progress.")
+    @click.option("--verbose", "-v", is_flag=True, help="More detail; tracebacks on errors.")
+    @functools.wraps(command)
+    def wrapper(*args, quiet: bool, verbose: bool, **kwargs):
+        click.get_current_context().meta["verbose"] = verbose
+        level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.handlers[:] = [handler]
+        log.setLevel(level)
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=RetentionCommandGroup)
+@click.version_option(__version__, prog_name="retention")
+def main() -> None:
+    """User-lifecycle segmentation and retention engine.
+
+    \b
+    Quick start:
+      retention demo                       # the bundled sample, end to end
+      retention run pipelines/sample.toml  # your own pipeline file
+    """
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Score as of this day (YYYY-MM-DD).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Warehouse file to write.")
+@output_options
+def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
+    """Run PIPELINE: stage events, build features, publish the run.
+
+    \b
+    Example:
+      retention run pipelines/sample.toml --as-of 2024-06-30
+    """
+    from retention.config import load_pipeline
+    from retention.pipeline import run_pipeline
+
+    settings = load_pipeline(pipeline).with_overrides(
+        as_of=as_of.date() if as_of else None, warehouse=db
+    )
+    _print_summary(run_pipeline(settings))
+
+
+@main.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("retention-demo"),
+    show_default=True, help="Folder for the warehouse and exports.",
+)
+@output_options
+def demo(out: Path) -> None:
+    """Run the bundled sample pipeline (two products, 20,000 users) into --out.
+
+    \b
+    Example:
+      retention demo --out /tmp/retention-demo
+    """
+    from retention.demo import run_demo
+
+    _print_summary(run_demo(out.resolve()))
+
+
+@main.command()
+@click.option("--users", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--seed", type=int, default=20240630, show_default=True)
+@output_options
+def sample(users: int, out: Path, seed: int) -> None:
+    """Generate a realistic, seeded event log and contacts file into --out.
+
+    \b
+    Example:
+      retention sample --users 100000 --out data/bench
+    """
+    from retention.sample import write_sample
+
+    summary = write_sample(out, users=users, seed=seed)
+    click.echo(f"wrote {summary.events_path} ({summary.event_rows:,} events)")
+    click.echo(f"wrote {summary.contacts_path} ({summary.contact_rows:,} contacts)")
+
+
+def _print_summary(result: RunResult) -> None:
+    counts = result.counts
+    click.echo(f"run {result.run_id} published (as_of {result.as_of}, {result.seconds:.1f} s)")
+    click.echo(
+        f"events: {counts.rows_read:,} read, {counts.rows_staged:,} staged, "
+        f"{counts.rows_rejected:,} rejected, {counts.rows_duplicate:,} duplicates dropped, "
+        f"{counts.rows_after_as_of:,} after as_of ignored"
+    )
+    for product, users in result.users_per_product.items():
+        click.echo(f"users in {product}: {users:,}")
+    click.echo(f"warehouse: {result.warehouse}")
+    click.echo(f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"')

@@ -1,0 +1,115 @@
+"""`retention run`: every stage of one run, in order, under one run_id.
+
+Each stage is one transaction; the run becomes visible only when the last step
+marks it published. Any error marks the run failed and leaves the previously
+published run as the one the latest_* views show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from retention.config import Pipeline
+from retention.errors import RetentionError
+from retention.features import build_features
+from retention.staging import StagingCounts, check_reject_ratio, stage_events
+from retention.warehouse import fail_run, open_warehouse, publish_run, record_stage, start_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: int
+    as_of: dt.date
+    counts: StagingCounts
+    users_per_product: dict[str, int]
+    warehouse: Path
+    seconds: float
+
+
+def run_pipeline(pipeline: Pipeline) -> RunResult:
+    """Run every stage of the pipeline and publish the run; raise on any failure."""
+    started = time.perf_counter()
+    with open_warehouse(pipeline.run.warehouse, pipeline.run.threads, pipeline.run.memory_limit) as con:
+        run_id = start_run(con, pipeline.path)
+        log.info("run %d of %s", run_id, pipeline.path.name)
+        try:
+            counts = _run_stages(con, pipeline, run_id)
+        except BaseException as exc:
+            fail_run(con, run_id, _describe(exc))
+            raise
+        users = dict(
+            con.execute(
+                "SELECT product_id, count(*) FROM user_features WHERE run_id = $run_id "
+                "GROUP BY product_id ORDER BY product_id",
+                {"run_id": run_id},
+            ).fetchall()
+        )
+    return RunResult(
+        run_id, counts.as_of, counts, users, pipeline.run.warehouse, time.perf_counter() - started
+    )
+
+
+def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
+    with _stage(con, run_id, "staging") as rows:
+        counts = stage_events(con, pipeline, run_id)
+        rows.append(counts.rows_staged)
+    log.info(
+        "  %s rows read, %s staged, %s rejected, %s duplicates, %s after as_of %s",
+        f"{counts.rows_read:,}", f"{counts.rows_staged:,}", f"{counts.rows_rejected:,}",
+        f"{counts.rows_duplicate:,}", f"{counts.rows_after_as_of:,}", counts.as_of,
+    )
+    check_reject_ratio(counts, pipeline, run_id)
+    with _stage(con, run_id, "features") as rows:
+        rows.append(build_features(con, pipeline, run_id, counts.as_of))
+    users = rows[0]
+    products = con.execute(
+        "SELECT count(DISTINCT product_id) FROM user_features WHERE run_id = $run_id",
+        {"run_id": run_id},
+    ).fetchone()[0]
+    publish_run(
+        con, run_id, as_of=counts.as_of, rows_read=counts.rows_read,
+        rows_staged=counts.rows_staged, rows_rejected=counts.rows_rejected,
+        rows_duplicate=counts.rows_duplicate, rows_after_as_of=counts.rows_after_as_of,
+        users=users, products=products,
+    )
+    return counts
+
+
+@contextlib.contextmanager
+def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[list[int]]:
+    """Run a stage in one transaction and log its time in run_stages.
+
+    The body appends its row count to the yielded list.
+    """
+    log.info("%s ...", name)
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    clock = time.perf_counter()
+    rows: list[int] = []
+    con.begin()
+    try:
+        yield rows
+        seconds = time.perf_counter() - clock
+        record_stage(con, run_id, name, started_at, seconds, rows[0] if rows else None)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    log.info("%s done in %.1f s", name, seconds)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RetentionError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"

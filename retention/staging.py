@@ -1,0 +1,136 @@
+"""Raw events -> `stg_events` and `rejected_events`.
+
+Python only builds the mapping view (source column names are the user's, so
+they are quoted here); the parsing, rejection reasons and de-duplication are
+the SQL models in `sql/staging/`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+from retention.config import EVENT_COLUMNS, Pipeline
+from retention.errors import DataQualityError, SourceError
+from retention.sources import CSV_REJECTS, open_source, quote_identifier
+from retention.sqlfiles import run_sql
+
+TEMPORAL_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
+NUMERIC_PREFIXES = ("DOUBLE", "FLOAT", "DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT",
+                    "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "REAL")
+MAX_EVENT_TIME = dt.date(2200, 1, 1)
+
+
+@dataclass(frozen=True)
+class StagingCounts:
+    """How the source rows split: read = staged + rejected + duplicate + after_as_of."""
+
+    rows_read: int
+    rows_staged: int
+    rows_rejected: int
+    rows_duplicate: int
+    rows_after_as_of: int
+    as_of: dt.date
+
+
+def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
+    """Stage this run's events; the caller decides when the transaction commits."""
+    source = open_source(con, pipeline.events, "src_events_raw")
+    con.execute(_mapping_view_sql(pipeline, source.column_types))
+    con.execute("CREATE OR REPLACE TEMP TABLE event_type_map (source_value VARCHAR, event_type VARCHAR)")
+    con.executemany("INSERT INTO event_type_map VALUES (?, ?)", list(pipeline.events.event_type_map))
+    params = {
+        "run_id": run_id,
+        "use_event_time_format": pipeline.events.event_time_format is not None,
+        "event_time_format": pipeline.events.event_time_format or "%Y-%m-%d %H:%M:%S",
+        "min_event_time": pipeline.min_event_time,
+        "max_event_time": MAX_EVENT_TIME,
+        "amount_mapped": "amount" in pipeline.events.columns,
+        "timezone": pipeline.run.timezone,
+    }
+    run_sql(con, "staging/parsed_events.sql", params, prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS")
+    params["as_of"] = pipeline.run.as_of or _latest_event_date(con, pipeline)
+    run_sql(con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME")
+    malformed = 0
+    if source.format == "csv":
+        malformed = run_sql(
+            con, "staging/rejected_csv_lines.sql", params, prefix="INSERT INTO rejected_events BY NAME"
+        ).fetchone()[0]
+        con.execute(f"DROP TABLE IF EXISTS {CSV_REJECTS[0]}; DROP TABLE IF EXISTS {CSV_REJECTS[1]}")
+    run_sql(con, "staging/stg_events.sql", params, prefix="INSERT INTO stg_events BY NAME")
+    read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchone()
+    staged = con.execute(
+        "SELECT count(*) FROM stg_events WHERE run_id = $run_id", {"run_id": run_id}
+    ).fetchone()[0]
+    return StagingCounts(
+        rows_read=read + malformed,
+        rows_staged=staged,
+        rows_rejected=rejected + malformed,
+        rows_duplicate=read - rejected - after - staged,
+        rows_after_as_of=after,
+        as_of=params["as_of"],
+    )
+
+
+def check_reject_ratio(counts: StagingCounts, pipeline: Pipeline, run_id: int) -> None:
+    """Fail the run when more rows are unusable than the pipeline allows."""
+    if counts.rows_read == 0:
+        raise SourceError(f"[source.events] path {pipeline.events.path}: the source has no rows")
+    ratio = counts.rows_rejected / counts.rows_read
+    if ratio > pipeline.max_reject_ratio:
+        raise DataQualityError(
+            f"{counts.rows_rejected:,} of {counts.rows_read:,} rows ({ratio:.1%}) were rejected, "
+            f"more than [validation] max_reject_ratio = {pipeline.max_reject_ratio:g}; "
+            f"see them with: SELECT reason, count(*) FROM rejected_events "
+            f"WHERE run_id = {run_id} GROUP BY reason"
+        )
+
+
+def _latest_event_date(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> dt.date:
+    latest = run_sql(con, "staging/latest_event_date.sql", {}).fetchone()[0]
+    if latest is None:
+        raise SourceError(
+            f"[source.events] path {pipeline.events.path}: no usable event to take "
+            'as_of = "latest" from'
+        )
+    return latest
+
+
+def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
+    """`src_events`: the source under contract names, as text, plus typed shortcuts.
+
+    Unmapped optional columns become constants: product "default" and the
+    pipeline's default_event_type. Parquet timestamps and numbers skip text
+    parsing through `event_time_typed` / `amount_typed`.
+    """
+    columns = pipeline.events.columns
+    select = []
+    for contract in EVENT_COLUMNS:
+        if contract in columns:
+            select.append(f"CAST({quote_identifier(columns[contract])} AS VARCHAR) AS {contract}")
+        elif contract == "product_id":
+            select.append("'default' AS product_id")
+        elif contract == "event_type":
+            select.append(f"{_literal(pipeline.events.default_event_type)} AS event_type")
+        else:
+            select.append(f"CAST(NULL AS VARCHAR) AS {contract}")
+    time_type = column_types.get(columns["event_time"], "")
+    if time_type in TEMPORAL_TYPES:
+        typed_time = f"CAST({quote_identifier(columns['event_time'])} AS TIMESTAMP)"
+    elif time_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        typed_time = f"timezone('UTC', {quote_identifier(columns['event_time'])})"
+    else:
+        typed_time = "CAST(NULL AS TIMESTAMP)"
+    amount_type = column_types.get(columns.get("amount", ""), "")
+    typed_amount = "CAST(NULL AS DOUBLE)"
+    if amount_type.startswith(NUMERIC_PREFIXES):
+        typed_amount = f"CAST({quote_identifier(columns['amount'])} AS DOUBLE)"
+    select += [f"{typed_time} AS event_time_typed", f"{typed_amount} AS amount_typed", "source_file"]
+    return "CREATE OR REPLACE TEMP VIEW src_events AS SELECT " + ", ".join(select) + " FROM src_events_raw"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+

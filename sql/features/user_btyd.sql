@@ -1,0 +1,39 @@
+-- user_btyd: the buy-till-you-die inputs, as lifetimes'
+-- summary_data_from_transaction_data(freq='D') computes them: purchases on
+-- one calendar day are one transaction (amounts summed); frequency = purchase
+-- days after the first; recency = days from the first to the last purchase
+-- day; T = days from the first purchase day to as_of; monetary_value = mean
+-- amount of the repeat purchase days (0 when frequency = 0). recency and T are
+-- divided by $unit_days (1 for "D", 7 for "W").
+-- grain: one row per (product_id, user_id) with a purchase. inputs: stg_events.
+-- params: $run_id, $as_of, $unit_days
+with purchase_days as (
+    select product_id, user_id, event_date as purchase_date, sum(amount) as day_amount
+    from stg_events
+    where run_id = $run_id and event_type = 'purchase'
+    group by product_id, user_id, event_date
+),
+
+with_first as (
+    select
+        *,
+        min(purchase_date) over (partition by product_id, user_id) as first_purchase_date
+    from purchase_days
+),
+
+final as (
+    select
+        product_id,
+        user_id,
+        count(*) - 1 as frequency,
+        date_diff('day', min(purchase_date), max(purchase_date)) / $unit_days as recency,
+        date_diff('day', min(purchase_date), $as_of::date) / $unit_days as "T",
+        case
+            when count(*) = 1 then 0.0
+            else avg(day_amount) filter (where purchase_date > first_purchase_date)
+        end as monetary_value
+    from with_first
+    group by product_id, user_id
+)
+
+select * from final

@@ -1,0 +1,44 @@
+-- stg_events: usable events up to and including as_of, one row per event.
+-- Rows sharing an event_id are one event delivered more than once: the first
+-- copy (by time, then content) is kept, the others are counted as duplicates.
+-- grain: one row per (event_id) or per source row when event_id is absent.
+-- inputs: parsed_events. params: $run_id, $as_of
+with usable as (
+    select
+        product_id,
+        user_id,
+        nullif(trim(event_id), '') as event_id,
+        event_time_utc as event_time,
+        event_date,
+        canonical_event_type as event_type,
+        event_type as source_event_type,
+        amount_value as amount,
+        nullif(trim(channel), '') as channel
+    from parsed_events
+    where reject_reason is null and event_date <= $as_of::date
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by event_id
+            order by event_time, product_id, user_id, source_event_type, amount, channel
+        ) as copy_number
+    from usable
+    where event_id is not null
+),
+
+final as (
+    select product_id, user_id, event_id, event_time, event_date, event_type,
+        source_event_type, amount, channel
+    from usable
+    where event_id is null
+    union all
+    select product_id, user_id, event_id, event_time, event_date, event_type,
+        source_event_type, amount, channel
+    from ranked
+    where copy_number = 1
+)
+
+select $run_id as run_id, * from final
