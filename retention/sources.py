@@ -116,15 +116,18 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: lis
     """
     listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
     hive_opt = "true" if hive else "false"
-    common = f"filename = 'source_file', hive_partitioning = {hive_opt}, union_by_name = true"
+    common = f"filename = 'source_file', hive_partitioning = {hive_opt}"
     if fmt == "parquet":
-        return f"SELECT * FROM read_parquet({listed}, {common})"
+        return f"SELECT * FROM read_parquet({listed}, {common}, union_by_name = true)"
     if fmt == "csv":
+        # DuckDB keeps malformed lines only without union_by_name: CSV files of
+        # one source must share their columns.
         errors, scans = CSV_REJECTS
         return (
             f"SELECT * FROM read_csv({listed}, {common}, all_varchar = true, header = true, "
             f"store_rejects = true, rejects_table = '{errors}', rejects_scan = '{scans}')"
         )
+    common += ", union_by_name = true"
     detect = f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true)"
     names = [row[0] for row in con.execute(f"DESCRIBE {detect}").fetchall()]
     as_text = ", ".join(
