@@ -139,11 +139,12 @@ def load_pipeline(path: str | Path) -> Pipeline:
 def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
     name = str(path)
     top = check_table(document, {}, f"{name}:", nested=TOP_LEVEL)
-    for section in ("run", "source"):
-        if section not in top:
-            raise ConfigError(f"{name}: the [{section}] section is missing")
+    if "run" not in top:
+        raise ConfigError(f"{name}: the [run] section is missing")
     base = path.resolve().parent
     run = check_table(top["run"], RUN_FIELDS, f"{name}: [run]")
+    if "source" not in top:
+        raise ConfigError(f"{name}: the [source] section is missing")
     sources = check_table(top["source"], {}, f"{name}: [source]", nested=("events", "contacts"))
     if "events" not in sources:
         raise ConfigError(f"{name}: the [source.events] section is missing")
