@@ -1,0 +1,154 @@
+"""The command line: exit codes and exact one-sentence errors, no tracebacks."""
+
+from click.testing import CliRunner
+
+from retention.cli import main
+from tests.conftest import FIXTURES, pipeline_text, query
+
+
+def invoke(*args: str):
+    """Run a command quietly: stdout holds the result, stderr only errors."""
+    return CliRunner().invoke(main, [str(a) for a in args] + ["--quiet"])
+
+
+def test_run_prints_counts_and_publishes(write_pipeline):
+    result = invoke("run", write_pipeline(FIXTURES / "events_tiny.csv"))
+    assert result.exit_code == 0, result.output
+    assert "events: 12 read, 11 staged, 0 rejected, 0 duplicates dropped, 1 after as_of ignored" in (
+        result.output
+    )
+    assert "users in shop: 2" in result.stdout
+
+
+def test_run_as_of_and_db_options_override_the_file(write_pipeline, tmp_path):
+    db = tmp_path / "elsewhere" / "w.duckdb"
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    result = invoke("run", pipeline, "--as-of", "2024-06-01", "--db", db)
+    assert result.exit_code == 0, result.output
+    runs = query(db, "SELECT as_of, rows_after_as_of FROM runs")
+    assert str(runs.as_of[0].date()) == "2024-06-01"
+    assert runs.rows_after_as_of[0] == 6
+
+
+def test_missing_pipeline_file():
+    result = invoke("run", "nowhere.toml")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: pipeline file nowhere.toml does not exist\n"
+
+
+def test_missing_source_file(write_pipeline, tmp_path):
+    result = invoke("run", write_pipeline("missing.csv"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: [source.events] path {tmp_path / 'missing.csv'}: file does not exist\n"
+    )
+
+
+def test_glob_matching_nothing(write_pipeline, tmp_path):
+    result = invoke("run", write_pipeline("logs/*.parquet"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: [source.events] path {tmp_path / 'logs/*.parquet'}: no file matches this pattern\n"
+    )
+
+
+def test_mapped_column_that_does_not_exist(write_pipeline, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("id,ts,kind\n1,2024-01-01,visit\n")
+    mapping = '[source.events.columns]\nuser_id = "uid"\nevent_time = "ts"'
+    result = invoke("run", write_pipeline(events, mapping=mapping))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'Error: [source.events.columns] user_id = "uid": no column "uid" in {events}; '
+        "columns are: id, ts, kind\n"
+    )
+
+
+def test_empty_file(write_pipeline, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("")
+    result = invoke("run", write_pipeline(events))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: [source.events] path {events}: the file is empty\n"
+
+
+def test_header_only_file_has_no_rows(write_pipeline, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,event_time\n")
+    result = invoke("run", write_pipeline(events, mapping=""))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: [source.events] path {events}: the source has no rows\n"
+
+
+def test_config_error_is_one_line(write_pipeline, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(pipeline_text("e.csv").replace("as_of", "as_off"))
+    result = invoke("run", path)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f'Error: {path}: [run] unknown key "as_off"')
+    assert "Traceback" not in result.stderr
+
+
+def test_reject_ratio_error(write_pipeline):
+    result = invoke("run", write_pipeline(FIXTURES / "events_bad_rows.csv"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: 11 of 13 rows (84.6%) were rejected, more than [validation] max_reject_ratio = "
+        "0.05; see them with: SELECT reason, count(*) FROM rejected_events WHERE run_id = 1 "
+        "GROUP BY reason\n"
+    )
+
+
+def test_warehouse_locked_by_another_process(write_pipeline, tmp_path):
+    import subprocess
+    import sys
+
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    assert invoke("run", pipeline).exit_code == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+         "time.sleep(30)", str(tmp_path / "out" / "retention.duckdb")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        result = invoke("run", pipeline)
+    finally:
+        holder.kill()
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: warehouse {tmp_path / 'out' / 'retention.duckdb'} is open in another process; "
+        "close it and run again\n"
+    )
+
+
+def test_unexpected_error_has_no_traceback_unless_verbose(write_pipeline, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("retention.pipeline.build_features", broken)
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    result = invoke("run", pipeline)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: unexpected RuntimeError: disk on fire (run again with --verbose for the traceback)\n"
+    )
+    verbose = CliRunner().invoke(main, ["run", str(pipeline), "--verbose"])
+    assert isinstance(verbose.exception, RuntimeError)
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in main.commands.items():
+        result = invoke(name, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.output, f"retention {name} --help has no example"
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(write_pipeline):
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    loud = CliRunner().invoke(main, ["run", str(pipeline)])
+    quiet = CliRunner().invoke(main, ["run", str(pipeline), "--quiet"])
+    assert "staging ..." in loud.stderr and "features done in" in loud.stderr
+    assert quiet.stderr == ""
