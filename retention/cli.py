@@ -72,8 +72,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Score as of this day (YYYY-MM-DD).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Warehouse file to write.")
+@click.option(
+    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Score as of this day (YYYY-MM-DD)."
+)
+@click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), help="Warehouse file to write."
+)
 @output_options
 def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
     """Run PIPELINE: stage events, build features, publish the run.
@@ -93,8 +97,11 @@ def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
 
 @main.command()
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("retention-demo"),
-    show_default=True, help="Folder for the warehouse and exports.",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("retention-demo"),
+    show_default=True,
+    help="Folder for the warehouse and exports.",
 )
 @output_options
 def demo(out: Path) -> None:
@@ -139,4 +146,6 @@ def _print_summary(result: RunResult) -> None:
     for product, users in result.users_per_product.items():
         click.echo(f"users in {product}: {users:,}")
     click.echo(f"warehouse: {result.warehouse}")
-    click.echo(f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"')
+    click.echo(
+        f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'
+    )

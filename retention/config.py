@@ -33,7 +33,15 @@ from retention.errors import ConfigError
 
 # Canonical event types: every source value is mapped onto one of these (or `other`).
 EVENT_TYPES = ("purchase", "refund", "visit", "page_view", "signup")
-EVENT_COLUMNS = ("user_id", "event_time", "event_type", "amount", "product_id", "channel", "event_id")
+EVENT_COLUMNS = (
+    "user_id",
+    "event_time",
+    "event_type",
+    "amount",
+    "product_id",
+    "channel",
+    "event_id",
+)
 REQUIRED_EVENT_COLUMNS = ("user_id", "event_time")
 CONTACT_COLUMNS = ("user_id", "email", "phone", "email_opt_in", "sms_opt_in", "country")
 FORMATS = ("auto", "csv", "parquet", "json")
@@ -111,7 +119,10 @@ class Pipeline:
     session_gap_minutes: int
 
     def with_overrides(
-        self, as_of: dt.date | None = None, warehouse: Path | None = None, exports: Path | None = None
+        self,
+        as_of: dt.date | None = None,
+        warehouse: Path | None = None,
+        exports: Path | None = None,
     ) -> Pipeline:
         """Command-line options win over the file."""
         run = self.run
@@ -182,7 +193,10 @@ def _parse_events(table: Any, name: str, base: Path) -> EventsSource:
     events = check_table(table, EVENTS_FIELDS, where, nested=("columns", "event_types"))
     if "columns" in events:
         columns = _parse_columns(
-            events["columns"], EVENT_COLUMNS, REQUIRED_EVENT_COLUMNS, f"{name}: [source.events.columns]"
+            events["columns"],
+            EVENT_COLUMNS,
+            REQUIRED_EVENT_COLUMNS,
+            f"{name}: [source.events.columns]",
         )
     else:
         columns = {key: key for key in REQUIRED_EVENT_COLUMNS}

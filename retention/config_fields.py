@@ -52,7 +52,11 @@ def choice(*allowed: str) -> Parser:
 
 def number_between(low: float, high: float) -> Parser:
     def parse(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
             raise ValueError(f"a number from {low:g} to {high:g}")
         return float(value)
 

@@ -17,7 +17,13 @@ from retention.sqlfiles import run_sql
 
 log = logging.getLogger(__name__)
 
-FEATURE_MODELS = ("user_activity", "user_sessions", "user_purchases", "user_bot_signals", "user_btyd")
+FEATURE_MODELS = (
+    "user_activity",
+    "user_sessions",
+    "user_purchases",
+    "user_bot_signals",
+    "user_btyd",
+)
 
 
 def build_features(
@@ -33,7 +39,9 @@ def build_features(
     }
     for model in FEATURE_MODELS:
         log.info("  feature model %s", model)
-        run_sql(con, f"features/{model}.sql", params, prefix=f"CREATE OR REPLACE TEMP TABLE {model} AS")
+        run_sql(
+            con, f"features/{model}.sql", params, prefix=f"CREATE OR REPLACE TEMP TABLE {model} AS"
+        )
     run_sql(con, "features/user_features.sql", params, prefix="INSERT INTO user_features BY NAME")
     for model in FEATURE_MODELS:
         con.execute(f"DROP TABLE {model}")

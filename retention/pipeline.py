@@ -39,7 +39,9 @@ class RunResult:
 def run_pipeline(pipeline: Pipeline) -> RunResult:
     """Run every stage of the pipeline and publish the run; raise on any failure."""
     started = time.perf_counter()
-    with open_warehouse(pipeline.run.warehouse, pipeline.run.threads, pipeline.run.memory_limit) as con:
+    with open_warehouse(
+        pipeline.run.warehouse, pipeline.run.threads, pipeline.run.memory_limit
+    ) as con:
         run_id = start_run(con, pipeline.path)
         log.info("run %d of %s", run_id, pipeline.path.name)
         try:
@@ -65,8 +67,12 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         rows.append(counts.rows_staged)
     log.info(
         "  %s rows read, %s staged, %s rejected, %s duplicates, %s after as_of %s",
-        f"{counts.rows_read:,}", f"{counts.rows_staged:,}", f"{counts.rows_rejected:,}",
-        f"{counts.rows_duplicate:,}", f"{counts.rows_after_as_of:,}", counts.as_of,
+        f"{counts.rows_read:,}",
+        f"{counts.rows_staged:,}",
+        f"{counts.rows_rejected:,}",
+        f"{counts.rows_duplicate:,}",
+        f"{counts.rows_after_as_of:,}",
+        counts.as_of,
     )
     check_reject_ratio(counts, pipeline, run_id)
     with _stage(con, run_id, "features") as rows:
@@ -77,10 +83,16 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         {"run_id": run_id},
     ).fetchone()[0]
     publish_run(
-        con, run_id, as_of=counts.as_of, rows_read=counts.rows_read,
-        rows_staged=counts.rows_staged, rows_rejected=counts.rows_rejected,
-        rows_duplicate=counts.rows_duplicate, rows_after_as_of=counts.rows_after_as_of,
-        users=users, products=products,
+        con,
+        run_id,
+        as_of=counts.as_of,
+        rows_read=counts.rows_read,
+        rows_staged=counts.rows_staged,
+        rows_rejected=counts.rows_rejected,
+        rows_duplicate=counts.rows_duplicate,
+        rows_after_as_of=counts.rows_after_as_of,
+        users=users,
+        products=products,
     )
     return counts
 

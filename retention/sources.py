@@ -50,8 +50,11 @@ def resolve_files(source: SourceSettings) -> tuple[list[str], bool]:
     """The files a source path names, and whether it is a hive-partitioned folder."""
     path = source.path
     if os.path.isdir(path):
-        files = sorted(p for p in glob.glob(os.path.join(path, "**", "*"), recursive=True)
-                       if os.path.isfile(p) and _format_of(p) is not None)
+        files = sorted(
+            p
+            for p in glob.glob(os.path.join(path, "**", "*"), recursive=True)
+            if os.path.isfile(p) and _format_of(p) is not None
+        )
         hive = any("=" in part for f in files for part in Path(f).relative_to(path).parts[:-1])
         if not files:
             raise SourceError(f"{source.section} path {path}: the folder holds no event files")
@@ -130,9 +133,7 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: lis
     common += ", union_by_name = true"
     detect = f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true)"
     names = [row[0] for row in con.execute(f"DESCRIBE {detect}").fetchall()]
-    as_text = ", ".join(
-        f"{quote_literal(n)}: 'VARCHAR'" for n in names if n != "source_file"
-    )
+    as_text = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names if n != "source_file")
     return (
         f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true, "
         f"columns = {{{as_text}}})"

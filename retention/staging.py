@@ -18,8 +18,21 @@ from retention.sources import CSV_REJECTS, open_source, quote_identifier
 from retention.sqlfiles import run_sql
 
 TEMPORAL_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
-NUMERIC_PREFIXES = ("DOUBLE", "FLOAT", "DECIMAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT",
-                    "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "REAL")
+NUMERIC_PREFIXES = (
+    "DOUBLE",
+    "FLOAT",
+    "DECIMAL",
+    "INTEGER",
+    "BIGINT",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+    "REAL",
+)
 MAX_EVENT_TIME = dt.date(2200, 1, 1)
 
 
@@ -39,8 +52,12 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     """Stage this run's events; the caller decides when the transaction commits."""
     source = open_source(con, pipeline.events, "src_events_raw")
     con.execute(_mapping_view_sql(pipeline, source.column_types))
-    con.execute("CREATE OR REPLACE TEMP TABLE event_type_map (source_value VARCHAR, event_type VARCHAR)")
-    con.executemany("INSERT INTO event_type_map VALUES (?, ?)", list(pipeline.events.event_type_map))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE event_type_map (source_value VARCHAR, event_type VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO event_type_map VALUES (?, ?)", list(pipeline.events.event_type_map)
+    )
     params = {
         "run_id": run_id,
         "use_event_time_format": pipeline.events.event_time_format is not None,
@@ -50,13 +67,23 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "amount_mapped": "amount" in pipeline.events.columns,
         "timezone": pipeline.run.timezone,
     }
-    run_sql(con, "staging/parsed_events.sql", params, prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS")
+    run_sql(
+        con,
+        "staging/parsed_events.sql",
+        params,
+        prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
+    )
     params["as_of"] = pipeline.run.as_of or _latest_event_date(con, pipeline)
-    run_sql(con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME")
+    run_sql(
+        con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
+    )
     malformed = 0
     if source.format == "csv":
         malformed = run_sql(
-            con, "staging/rejected_csv_lines.sql", params, prefix="INSERT INTO rejected_events BY NAME"
+            con,
+            "staging/rejected_csv_lines.sql",
+            params,
+            prefix="INSERT INTO rejected_events BY NAME",
         ).fetchone()[0]
         con.execute(f"DROP TABLE IF EXISTS {CSV_REJECTS[0]}; DROP TABLE IF EXISTS {CSV_REJECTS[1]}")
     run_sql(con, "staging/stg_events.sql", params, prefix="INSERT INTO stg_events BY NAME")
@@ -127,10 +154,17 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
     typed_amount = "CAST(NULL AS DOUBLE)"
     if amount_type.startswith(NUMERIC_PREFIXES):
         typed_amount = f"CAST({quote_identifier(columns['amount'])} AS DOUBLE)"
-    select += [f"{typed_time} AS event_time_typed", f"{typed_amount} AS amount_typed", "source_file"]
-    return "CREATE OR REPLACE TEMP VIEW src_events AS SELECT " + ", ".join(select) + " FROM src_events_raw"
+    select += [
+        f"{typed_time} AS event_time_typed",
+        f"{typed_amount} AS amount_typed",
+        "source_file",
+    ]
+    return (
+        "CREATE OR REPLACE TEMP VIEW src_events AS SELECT "
+        + ", ".join(select)
+        + " FROM src_events_raw"
+    )
 
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
-

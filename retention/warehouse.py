@@ -60,7 +60,9 @@ def _now() -> dt.datetime:
 
 def start_run(con: duckdb.DuckDBPyConnection, pipeline: Path) -> int:
     """Close out runs that died, then open a new run; returns its run_id."""
-    stale = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+    stale = [
+        r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+    ]
     for run_id in stale:
         fail_run(con, run_id, "interrupted: the process stopped before the run finished")
     con.execute(
@@ -72,8 +74,12 @@ def start_run(con: duckdb.DuckDBPyConnection, pipeline: Path) -> int:
 
 
 def record_stage(
-    con: duckdb.DuckDBPyConnection, run_id: int, stage: str, started: dt.datetime,
-    seconds: float, rows: int | None,
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    stage: str,
+    started: dt.datetime,
+    seconds: float,
+    rows: int | None,
 ) -> None:
     con.execute(
         "INSERT INTO run_stages VALUES ($run_id, $stage, $started, $seconds, $rows)",
@@ -84,7 +90,9 @@ def record_stage(
 def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
     """Set columns of this run's ledger row (names are this module's, not the user's)."""
     assignments = ", ".join(f"{column} = ${column}" for column in values)
-    con.execute(f"UPDATE runs SET {assignments} WHERE run_id = $run_id", {**values, "run_id": run_id})
+    con.execute(
+        f"UPDATE runs SET {assignments} WHERE run_id = $run_id", {**values, "run_id": run_id}
+    )
 
 
 def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:

@@ -14,8 +14,9 @@ def invoke(*args: str):
 def test_run_prints_counts_and_publishes(write_pipeline):
     result = invoke("run", write_pipeline(FIXTURES / "events_tiny.csv"))
     assert result.exit_code == 0, result.output
-    assert "events: 12 read, 11 staged, 0 rejected, 0 duplicates dropped, 1 after as_of ignored" in (
-        result.output
+    assert (
+        "events: 12 read, 11 staged, 0 rejected, 0 duplicates dropped, 1 after as_of ignored"
+        in (result.output)
     )
     assert "users in shop: 2" in result.stdout
 
@@ -107,10 +108,15 @@ def test_warehouse_locked_by_another_process(write_pipeline, tmp_path):
     pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
     assert invoke("run", pipeline).exit_code == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-         "time.sleep(30)", str(tmp_path / "out" / "retention.duckdb")],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+            "time.sleep(30)",
+            str(tmp_path / "out" / "retention.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ok"
@@ -133,14 +139,15 @@ def test_unexpected_error_has_no_traceback_unless_verbose(write_pipeline, monkey
     result = invoke("run", pipeline)
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: unexpected RuntimeError: disk on fire (run again with --verbose for the traceback)\n"
+        "Error: unexpected RuntimeError: disk on fire "
+        "(run again with --verbose for the traceback)\n"
     )
     verbose = CliRunner().invoke(main, ["run", str(pipeline), "--verbose"])
     assert isinstance(verbose.exception, RuntimeError)
 
 
 def test_every_command_has_help_with_an_example():
-    for name, command in main.commands.items():
+    for name in main.commands:
         result = invoke(name, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output, f"retention {name} --help has no example"

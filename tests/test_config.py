@@ -58,75 +58,133 @@ CASES = [
         VALID.replace('warehouse = "out/w.duckdb"', ""),
         '[run] is missing the required key "warehouse" (path of the DuckDB warehouse file)',
     ),
-    (VALID + "\n[extra]\nx = 1\n", 'unknown key "extra"; allowed keys are: features, run, '
-     "source, validation"),
-    (VALID.replace('as_of = "2024-06-30"', 'as_of = "yesterday"'),
-     '[run] as_of = "yesterday": expected a date such as "2024-06-30" or "latest"'),
-    (VALID.replace('as_of = "2024-06-30"', "as_of = 2024-06-30T10:00:00"),
-     '[run] as_of = 2024-06-30 10:00:00: expected a date such as "2024-06-30" or "latest"'),
-    (VALID.replace("[run]", '[run]\ntime_unit = "M"'),
-     '[run] time_unit = "M": expected one of "D", "W"'),
-    (VALID.replace("[run]", '[run]\ntimezone = "Mars/Olympus"'),
-     '[run] timezone = "Mars/Olympus": expected an IANA time zone name such as "UTC" or '
-     '"Europe/Berlin"'),
-    (VALID.replace("[run]", "[run]\nthreads = 0"),
-     "[run] threads = 0: expected a whole number from 1 to 1024"),
-    (VALID.replace("[run]", '[run]\nthreads = "2"'),
-     '[run] threads = "2": expected a whole number from 1 to 1024'),
-    (VALID.replace("[run]", '[run]\nmemory_limit = "lots"'),
-     '[run] memory_limit = "lots": expected a size such as "2GB", "512MB" or "75%"'),
-    (VALID.replace("[run]", "[run]\nexports = 3"),
-     "[run] exports = 3: expected a non-empty string"),
-    (VALID.replace('path = "events.csv"', 'path = ""'),
-     '[source.events] path = "": expected a non-empty string'),
-    (VALID.replace('path = "events.csv"', ""),
-     '[source.events] is missing the required key "path" (a file, a glob or a folder of event '
-     "files)"),
-    (VALID.replace('path = "events.csv"', 'path = "events.csv"\nformat = "xlsx"'),
-     '[source.events] format = "xlsx": expected one of "auto", "csv", "parquet", "json"'),
-    (VALID.replace('path = "events.csv"', 'path = "events.csv"\ndefault_event_type = "buy"'),
-     '[source.events] default_event_type = "buy": expected one of "purchase", "refund", "visit", '
-     '"page_view", "signup"'),
-    (VALID.replace('path = "events.csv"', 'path = "events.csv"\nevent_time_format = 5'),
-     "[source.events] event_time_format = 5: expected a non-empty string"),
-    (VALID.replace('user_id = "uid"', 'user = "uid"'),
-     '[source.events.columns] unknown key "user" (did you mean "user_id"?); allowed keys are: '
-     "amount, channel, event_id, event_time, event_type, product_id, user_id"),
-    (VALID.replace('user_id = "uid"', ""),
-     '[source.events.columns] is missing the required key "user_id" (its source column)'),
-    (VALID.replace('user_id = "uid"', "user_id = 1"),
-     "[source.events.columns] user_id = 1: expected a non-empty string"),
-    (VALID + '\n[source.events.event_types]\npurchse = ["order"]\n',
-     '[source.events.event_types] unknown key "purchse" (did you mean "purchase"?); allowed '
-     "keys are: page_view, purchase, refund, signup, visit"),
-    (VALID + '\n[source.events.event_types]\npurchase = "order"\n',
-     '[source.events.event_types] purchase = "order": expected a non-empty list of strings '
-     'such as ["purchase", "order"]'),
-    (VALID + '\n[source.events.event_types]\npurchase = ["order"]\nrefund = ["ORDER"]\n',
-     '[source.events.event_types] "ORDER" is mapped to both "purchase" and "refund"; map each '
-     "source value to one type"),
-    (VALID + '\n[source.contacts]\nformat = "csv"\n',
-     '[source.contacts] is missing the required key "path" (a file of user contacts)'),
-    (VALID + '\n[source.contacts]\npath = "c.csv"\n[source.contacts.columns]\nmail = "e"\n',
-     '[source.contacts.columns] unknown key "mail" (did you mean "email"?); allowed keys are: '
-     "country, email, email_opt_in, phone, sms_opt_in, user_id"),
-    (VALID + "\n[source.crm]\npath = 'x'\n",
-     '[source] unknown key "crm"; allowed keys are: contacts, events'),
-    (VALID + "\n[validation]\nmax_reject_ratio = 1.5\n",
-     "[validation] max_reject_ratio = 1.5: expected a number from 0 to 1"),
-    (VALID + "\n[validation]\nmax_reject_ratio = true\n",
-     "[validation] max_reject_ratio = true: expected a number from 0 to 1"),
-    (VALID + '\n[validation]\nmin_event_time = "soon"\n',
-     '[validation] min_event_time = "soon": expected a date such as "2024-06-30"'),
-    (VALID + "\n[features]\nsession_gap_minutes = 0\n",
-     "[features] session_gap_minutes = 0: expected a whole number from 1 to 1440"),
-    (VALID.replace("[source.events]\n", "[source.event]\n"),
-     '[source] unknown key "event" (did you mean "events"?); allowed keys are: contacts, events'),
+    (
+        VALID + "\n[extra]\nx = 1\n",
+        'unknown key "extra"; allowed keys are: features, run, source, validation',
+    ),
+    (
+        VALID.replace('as_of = "2024-06-30"', 'as_of = "yesterday"'),
+        '[run] as_of = "yesterday": expected a date such as "2024-06-30" or "latest"',
+    ),
+    (
+        VALID.replace('as_of = "2024-06-30"', "as_of = 2024-06-30T10:00:00"),
+        '[run] as_of = 2024-06-30 10:00:00: expected a date such as "2024-06-30" or "latest"',
+    ),
+    (
+        VALID.replace("[run]", '[run]\ntime_unit = "M"'),
+        '[run] time_unit = "M": expected one of "D", "W"',
+    ),
+    (
+        VALID.replace("[run]", '[run]\ntimezone = "Mars/Olympus"'),
+        '[run] timezone = "Mars/Olympus": expected an IANA time zone name such as "UTC" or '
+        '"Europe/Berlin"',
+    ),
+    (
+        VALID.replace("[run]", "[run]\nthreads = 0"),
+        "[run] threads = 0: expected a whole number from 1 to 1024",
+    ),
+    (
+        VALID.replace("[run]", '[run]\nthreads = "2"'),
+        '[run] threads = "2": expected a whole number from 1 to 1024',
+    ),
+    (
+        VALID.replace("[run]", '[run]\nmemory_limit = "lots"'),
+        '[run] memory_limit = "lots": expected a size such as "2GB", "512MB" or "75%"',
+    ),
+    (
+        VALID.replace("[run]", "[run]\nexports = 3"),
+        "[run] exports = 3: expected a non-empty string",
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = ""'),
+        '[source.events] path = "": expected a non-empty string',
+    ),
+    (
+        VALID.replace('path = "events.csv"', ""),
+        '[source.events] is missing the required key "path" (a file, a glob or a folder of event '
+        "files)",
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\nformat = "xlsx"'),
+        '[source.events] format = "xlsx": expected one of "auto", "csv", "parquet", "json"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\ndefault_event_type = "buy"'),
+        '[source.events] default_event_type = "buy": expected one of "purchase", "refund", '
+        '"visit", "page_view", "signup"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\nevent_time_format = 5'),
+        "[source.events] event_time_format = 5: expected a non-empty string",
+    ),
+    (
+        VALID.replace('user_id = "uid"', 'user = "uid"'),
+        '[source.events.columns] unknown key "user" (did you mean "user_id"?); allowed keys are: '
+        "amount, channel, event_id, event_time, event_type, product_id, user_id",
+    ),
+    (
+        VALID.replace('user_id = "uid"', ""),
+        '[source.events.columns] is missing the required key "user_id" (its source column)',
+    ),
+    (
+        VALID.replace('user_id = "uid"', "user_id = 1"),
+        "[source.events.columns] user_id = 1: expected a non-empty string",
+    ),
+    (
+        VALID + '\n[source.events.event_types]\npurchse = ["order"]\n',
+        '[source.events.event_types] unknown key "purchse" (did you mean "purchase"?); allowed '
+        "keys are: page_view, purchase, refund, signup, visit",
+    ),
+    (
+        VALID + '\n[source.events.event_types]\npurchase = "order"\n',
+        '[source.events.event_types] purchase = "order": expected a non-empty list of strings '
+        'such as ["purchase", "order"]',
+    ),
+    (
+        VALID + '\n[source.events.event_types]\npurchase = ["order"]\nrefund = ["ORDER"]\n',
+        '[source.events.event_types] "ORDER" is mapped to both "purchase" and "refund"; map each '
+        "source value to one type",
+    ),
+    (
+        VALID + '\n[source.contacts]\nformat = "csv"\n',
+        '[source.contacts] is missing the required key "path" (a file of user contacts)',
+    ),
+    (
+        VALID + '\n[source.contacts]\npath = "c.csv"\n[source.contacts.columns]\nmail = "e"\n',
+        '[source.contacts.columns] unknown key "mail" (did you mean "email"?); allowed keys are: '
+        "country, email, email_opt_in, phone, sms_opt_in, user_id",
+    ),
+    (
+        VALID + "\n[source.crm]\npath = 'x'\n",
+        '[source] unknown key "crm"; allowed keys are: contacts, events',
+    ),
+    (
+        VALID + "\n[validation]\nmax_reject_ratio = 1.5\n",
+        "[validation] max_reject_ratio = 1.5: expected a number from 0 to 1",
+    ),
+    (
+        VALID + "\n[validation]\nmax_reject_ratio = true\n",
+        "[validation] max_reject_ratio = true: expected a number from 0 to 1",
+    ),
+    (
+        VALID + '\n[validation]\nmin_event_time = "soon"\n',
+        '[validation] min_event_time = "soon": expected a date such as "2024-06-30"',
+    ),
+    (
+        VALID + "\n[features]\nsession_gap_minutes = 0\n",
+        "[features] session_gap_minutes = 0: expected a whole number from 1 to 1440",
+    ),
+    (
+        VALID.replace("[source.events]\n", "[source.event]\n"),
+        '[source] unknown key "event" (did you mean "events"?); allowed keys are: contacts, events',
+    ),
     ("[source.events]\npath = 'x'\n", "the [run] section is missing"),
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),
-    ("[run]\nwarehouse = 'w'\nsource = 3\n",
-     '[run] unknown key "source"; allowed keys are: as_of, exports, memory_limit, threads, '
-     "time_unit, timezone, warehouse"),
+    (
+        "[run]\nwarehouse = 'w'\nsource = 3\n",
+        '[run] unknown key "source"; allowed keys are: as_of, exports, memory_limit, threads, '
+        "time_unit, timezone, warehouse",
+    ),
 ]
 
 

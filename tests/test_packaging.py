@@ -18,8 +18,18 @@ SQL_FILES = sorted(p.relative_to(REPO / "sql").as_posix() for p in (REPO / "sql"
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(REPO),
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )
@@ -46,7 +56,10 @@ def test_installed_wheel_finds_sql_from_another_directory(wheel, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = subprocess.run(
-        [sys.executable, "-c", probe, str(site)], cwd=elsewhere, capture_output=True, text=True,
+        [sys.executable, "-c", probe, str(site)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
         check=True,
     )
     length, pipeline_found = done.stdout.split()

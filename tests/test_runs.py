@@ -26,7 +26,11 @@ def test_successful_run_is_published_with_its_counts(run):
     result, warehouse = run(TINY)
     runs = query(warehouse, "SELECT * FROM runs").iloc[0]
     assert (runs.status, runs.rows_read, runs.rows_staged, runs.users, runs.products) == (
-        "published", 12, 11, 3, 2,
+        "published",
+        12,
+        11,
+        3,
+        2,
     )
     stages = query(warehouse, "SELECT stage, rows FROM run_stages ORDER BY started_at")
     assert list(stages.stage) == ["staging", "features"]
@@ -48,7 +52,9 @@ def test_failed_run_leaves_previous_run_published(run, write_pipeline, monkeypat
     assert list(runs.status) == ["published", "failed"]
     assert runs.error[1] == "RuntimeError: disk on fire"
     assert published(warehouse) == [first.run_id]
-    pd.testing.assert_frame_equal(query(warehouse, "SELECT * FROM latest_features ORDER BY ALL"), before)
+    pd.testing.assert_frame_equal(
+        query(warehouse, "SELECT * FROM latest_features ORDER BY ALL"), before
+    )
     leftovers = query(warehouse, "SELECT count(*) AS n FROM stg_events WHERE run_id = 2")
     assert leftovers.n[0] == 0
 
@@ -89,26 +95,27 @@ def test_run_left_running_by_a_dead_process_is_closed_out(run):
     assert published(warehouse) == [third.run_id]
 
 
-def test_killed_run_leaves_previous_run_published(write_pipeline, tmp_path, monkeypatch):
+def test_killed_run_leaves_previous_run_published(write_pipeline, tmp_path):
     """SIGKILL a real run in a subprocess while it works on a slowed-down stage."""
     pipeline_path = write_pipeline(TINY)
     run_pipeline(load_pipeline(pipeline_path))
-    script = (
-        "import time, retention.features as f\n"
-        "real = f.build_features\n"
-        "def slow(*a, **k):\n"
-        "    n = real(*a, **k)\n"
-        "    open(r'%s', 'w').close()\n"
-        "    time.sleep(60)\n"
-        "    return n\n"
-        "import retention.pipeline as p\n"
-        "p.build_features = slow\n"
-        "from retention.config import load_pipeline\n"
-        "p.run_pipeline(load_pipeline(r'%s'))\n"
-    ) % (tmp_path / "features-written", pipeline_path)
+    marker = tmp_path / "features-written"
+    script = f"""
+import time
+import retention.pipeline as p
+from retention.config import load_pipeline
+real = p.build_features
+def slow(*args, **kwargs):
+    users = real(*args, **kwargs)
+    open({str(marker)!r}, "w").close()
+    time.sleep(60)
+    return users
+p.build_features = slow
+p.run_pipeline(load_pipeline({str(pipeline_path)!r}))
+"""
     child = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.time() + 60
-    while not (tmp_path / "features-written").exists() and time.time() < deadline:
+    while not marker.exists() and time.time() < deadline:
         time.sleep(0.05)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()

@@ -27,8 +27,12 @@ def lifetimes_summary(warehouse, product: str, as_of) -> pd.DataFrame:
         {"product": product},
     )
     return summary_data_from_transaction_data(
-        purchases, "user_id", "event_time", "amount",
-        observation_period_end=pd.Timestamp(as_of), freq="D",
+        purchases,
+        "user_id",
+        "event_time",
+        "amount",
+        observation_period_end=pd.Timestamp(as_of),
+        freq="D",
     )
 
 
@@ -36,12 +40,16 @@ def lifetimes_summary(warehouse, product: str, as_of) -> pd.DataFrame:
 def test_btyd_columns_equal_lifetimes_summary(sample_run, product):
     result, warehouse = sample_run
     expected = lifetimes_summary(warehouse, product, result.as_of)
-    ours = query(
-        warehouse,
-        'SELECT user_id, frequency, recency, "T", monetary_value FROM latest_features '
-        "WHERE product_id = $product AND frequency IS NOT NULL",
-        {"product": product},
-    ).set_index("user_id").loc[expected.index]
+    ours = (
+        query(
+            warehouse,
+            'SELECT user_id, frequency, recency, "T", monetary_value FROM latest_features '
+            "WHERE product_id = $product AND frequency IS NOT NULL",
+            {"product": product},
+        )
+        .set_index("user_id")
+        .loc[expected.index]
+    )
     assert len(expected) > 1000
     assert (expected.frequency > 0).sum() > 100
     np.testing.assert_array_equal(ours.frequency.to_numpy(float), expected.frequency.to_numpy())
@@ -57,7 +65,7 @@ def test_users_without_purchases_have_no_btyd_inputs(sample_run):
     rows = query(
         warehouse,
         "SELECT count(*) FILTER (WHERE purchases = 0) AS non_buyers, "
-        "count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND \"T\" IS NULL) AS empty "
+        'count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND "T" IS NULL) AS empty '
         "FROM latest_features",
     )
     assert rows.non_buyers[0] > 0

@@ -147,7 +147,9 @@ def test_every_feature_column_matches_hand_computed_value(features, key):
 
 def test_weekly_unit_divides_recency_and_t_by_seven(run):
     _, warehouse = run(TINY, run_extra='time_unit = "W"')
-    row = query(warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'")
+    row = query(
+        warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'"
+    )
     assert row.frequency[0] == 1
     assert row.recency[0] == pytest.approx(19 / 7, rel=1e-15)
     assert row["T"][0] == pytest.approx(29 / 7, rel=1e-15)
@@ -156,7 +158,9 @@ def test_weekly_unit_divides_recency_and_t_by_seven(run):
 def test_timezone_decides_calendar_days(run):
     # 2024-06-01 02:00 UTC is still 2024-05-31 in New York: first seen a day earlier.
     _, warehouse = run(TINY, run_extra='timezone = "America/New_York"')
-    row = query(warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'")
+    row = query(
+        warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'"
+    )
     assert row.tenure_days[0] == 29  # 10:00 UTC is 06:00 in New York: same day
     late = query(warehouse, "SELECT count(*) AS n FROM stg_events WHERE event_id = 't11'")
     assert late.n[0] == 1  # 23:59:59 UTC on as_of is 19:59 local: still on as_of
@@ -166,5 +170,7 @@ def test_timezone_decides_calendar_days(run):
 
 def test_session_gap_setting_changes_sessions(run):
     _, warehouse = run(TINY, extra="[features]\nsession_gap_minutes = 5")
-    row = query(warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'")
+    row = query(
+        warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'"
+    )
     assert row.sessions[0] == 5  # 09:00 and 09:10 on 06-20 are now two sessions

@@ -97,7 +97,9 @@ def test_time_formats_iso_offsets_dates_and_epochs(run):
     _, warehouse = run(FIXTURES / "events_time_formats.csv", mapping="")
     times = query(warehouse, "SELECT event_time FROM stg_events")
     values = sorted(times.event_time)
-    assert values == [pd.Timestamp("2024-06-01 00:00:00")] + [pd.Timestamp("2024-06-01 10:00:00")] * 5
+    assert (
+        values == [pd.Timestamp("2024-06-01 00:00:00")] + [pd.Timestamp("2024-06-01 10:00:00")] * 5
+    )
 
 
 def test_explicit_event_time_format(run, tmp_path):
@@ -114,11 +116,16 @@ def test_explicit_event_time_format(run, tmp_path):
 def test_unmapped_event_type_uses_default_and_product_is_default(run, tmp_path):
     events = tmp_path / "orders.csv"
     events.write_text("customer,ordered_at,total\nc1,2024-06-01,10\nc1,2024-06-05,20\n")
-    mapping = '[source.events.columns]\nuser_id = "customer"\nevent_time = "ordered_at"\namount = "total"'
+    mapping = (
+        '[source.events.columns]\nuser_id = "customer"\nevent_time = "ordered_at"\namount = "total"'
+    )
     _, warehouse = run(events, mapping=mapping)
     row = query(warehouse, "SELECT * FROM latest_features").iloc[0]
     assert (row.product_id, row.purchases, row.frequency, row.monetary_value) == (
-        "default", 2, 1, 20.0,
+        "default",
+        2,
+        1,
+        20.0,
     )
 
 
