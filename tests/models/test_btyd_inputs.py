@@ -65,8 +65,8 @@ def test_users_without_purchases_have_no_btyd_inputs(sample_run):
     rows = query(
         warehouse,
         "SELECT count(*) FILTER (WHERE purchases = 0) AS non_buyers, "
-        'count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND "T" IS NULL) AS empty '
+        'count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND "T" IS NULL) AS without_inputs '
         "FROM latest_features",
     )
     assert rows.non_buyers[0] > 0
-    assert rows.non_buyers[0] == rows.empty[0]
+    assert rows.non_buyers[0] == rows.without_inputs[0]
