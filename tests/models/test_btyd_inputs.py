@@ -65,7 +65,8 @@ def test_users_without_purchases_have_no_btyd_inputs(sample_run):
     rows = query(
         warehouse,
         "SELECT count(*) FILTER (WHERE purchases = 0) AS non_buyers, "
-        'count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND "T" IS NULL) AS without_inputs '
+        'count(*) FILTER (WHERE purchases = 0 AND frequency IS NULL AND "T" IS NULL) '
+        "AS without_inputs "
         "FROM latest_features",
     )
     assert rows.non_buyers[0] > 0
