@@ -29,6 +29,7 @@ from retention.config_fields import (
     text,
     timezone_name,
 )
+from retention.config_scores import ScoreSettings, parse_score_settings
 from retention.errors import ConfigError
 
 # Canonical event types: every source value is mapped onto one of these (or `other`).
@@ -73,7 +74,7 @@ VALIDATION_FIELDS = {
 FEATURES_FIELDS = {
     "session_gap_minutes": Field(integer_between(1, 24 * 60), default=30),
 }
-TOP_LEVEL = ("run", "source", "validation", "features")
+TOP_LEVEL = ("run", "source", "validation", "features", "scores", "survival", "rfm", "tiers")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Pipeline:
     max_reject_ratio: float
     min_event_time: dt.date
     session_gap_minutes: int
+    scores: ScoreSettings
 
     def with_overrides(
         self,
@@ -177,6 +179,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         max_reject_ratio=validation["max_reject_ratio"],
         min_event_time=validation["min_event_time"],
         session_gap_minutes=features["session_gap_minutes"],
+        scores=parse_score_settings(top, name),
     )
 
 

@@ -20,6 +20,9 @@ import duckdb
 from retention.config import Pipeline
 from retention.errors import RetentionError
 from retention.features import build_features
+from retention.tiers import build_tiers
+from retention.policy_check import check_policies
+from retention.scores import build_scores
 from retention.staging import StagingCounts, check_reject_ratio, stage_events
 from retention.warehouse import fail_run, open_warehouse, publish_run, record_stage, start_run
 
@@ -39,6 +42,7 @@ class RunResult:
 def run_pipeline(pipeline: Pipeline) -> RunResult:
     """Run every stage of the pipeline and publish the run; raise on any failure."""
     started = time.perf_counter()
+    check_policies(pipeline)
     with open_warehouse(
         pipeline.run.warehouse, pipeline.run.threads, pipeline.run.memory_limit
     ) as con:
@@ -78,6 +82,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     with _stage(con, run_id, "features") as rows:
         rows.append(build_features(con, pipeline, run_id, counts.as_of))
     users = rows[0]
+    with _stage(con, run_id, "scores") as rows:
+        rows.append(build_scores(con, pipeline, run_id, counts.as_of))
+    with _stage(con, run_id, "tiers") as rows:
+        rows.append(build_tiers(con, pipeline, run_id))
     products = con.execute(
         "SELECT count(DISTINCT product_id) FROM user_features WHERE run_id = $run_id",
         {"run_id": run_id},

@@ -38,3 +38,8 @@ def run_sql(
     """Execute `sql/<name>`, optionally behind a prefix such as "INSERT INTO t BY NAME"."""
     sql = read_sql(name)
     return con.execute(f"{prefix}\n{sql}" if prefix else sql, bind(sql, params))
+
+
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a table or view, in column order."""
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE {relation}").fetchall()}

@@ -20,7 +20,17 @@ from retention import __version__
 from retention.errors import WarehouseError
 from retention.sqlfiles import run_sql
 
-RUN_TABLES = ("stg_events", "user_features", "run_stages")
+# Tables a failed run's rows are deleted from (rejected_events stay, to show why).
+RUN_TABLES = (
+    "stg_events",
+    "user_features",
+    "user_scores",
+    "model_params",
+    "user_tiers",
+    "survival_curves",
+    "hazard_ratios",
+    "user_survival",
+)
 
 
 @contextlib.contextmanager
@@ -48,6 +58,7 @@ def open_warehouse(
             con.execute("SET memory_limit = $limit", {"limit": memory_limit})
         con.begin()
         run_sql(con, "warehouse/schema.sql", {})
+        run_sql(con, "warehouse/survival_schema.sql", {})
         con.commit()
         yield con
     finally:
@@ -108,7 +119,7 @@ def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
     with contextlib.suppress(duckdb.Error):
         con.rollback()
     con.begin()
-    for table in RUN_TABLES[:-1]:
+    for table in RUN_TABLES:
         con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
     update_run(con, run_id, status="failed", finished_at=_now(), error=error)
     con.commit()

@@ -158,4 +158,4 @@ def test_progress_goes_to_stderr_and_quiet_silences_it(write_pipeline):
     loud = CliRunner().invoke(main, ["run", str(pipeline)])
     quiet = CliRunner().invoke(main, ["run", str(pipeline), "--quiet"])
     assert "staging ..." in loud.stderr and "features done in" in loud.stderr
-    assert quiet.stderr == ""
+    assert "staging" not in quiet.stderr and "done in" not in quiet.stderr  # warnings may stay

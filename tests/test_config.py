@@ -60,7 +60,8 @@ CASES = [
     ),
     (
         VALID + "\n[extra]\nx = 1\n",
-        'unknown key "extra"; allowed keys are: features, run, source, validation',
+        'unknown key "extra"; allowed keys are: features, rfm, run, scores, source, survival, '
+        "tiers, validation",
     ),
     (
         VALID.replace('as_of = "2024-06-30"', 'as_of = "yesterday"'),

@@ -29,6 +29,7 @@ select
     purchases.avg_order_value,
     purchases.first_purchase_at,
     purchases.last_purchase_at,
+    purchases.days_since_last_purchase,
     activity.acquisition_channel,
     activity.distinct_channels,
     activity.events_per_active_day,

@@ -26,7 +26,10 @@ final as (
         end as refunded_total,
         avg(amount) filter (where event_type = 'purchase') as avg_order_value,
         min(event_time) filter (where event_type = 'purchase') as first_purchase_at,
-        max(event_time) filter (where event_type = 'purchase') as last_purchase_at
+        max(event_time) filter (where event_type = 'purchase') as last_purchase_at,
+        date_diff(
+            'day', max(event_date) filter (where event_type = 'purchase'), $as_of::date
+        ) as days_since_last_purchase
     from events
     group by product_id, user_id
 )

@@ -82,6 +82,7 @@ create table if not exists user_features (
     avg_order_value double,
     first_purchase_at timestamp,
     last_purchase_at timestamp,
+    days_since_last_purchase integer,
     acquisition_channel varchar,
     distinct_channels bigint not null,
     events_per_active_day double not null,
@@ -90,6 +91,48 @@ create table if not exists user_features (
     recency double,
     "T" double,
     monetary_value double
+);
+
+create table if not exists user_scores (
+    run_id bigint not null,
+    product_id varchar not null,
+    user_id varchar not null,
+    r_score integer,                  -- 1-5, 5 = most recent buyers; NULL without a purchase
+    f_score integer,
+    m_score integer,                  -- NULL without a purchase or without amounts
+    fm_score integer,
+    rfm_segment varchar not null,
+    frequency integer,
+    recency double,
+    t double,
+    monetary_value double,
+    p_alive double,
+    expected_purchases_30d double,
+    expected_purchases_90d double,
+    expected_purchases_365d double,
+    expected_average_value double,
+    clv double,
+    p_alive_activity double,
+    expected_active_days_30d double,
+    p_active_30d double,
+    p_active_90d double
+);
+
+create table if not exists model_params (
+    run_id bigint not null,
+    product_id varchar not null,
+    model varchar not null,           -- bgnbd, mbgnbd, pareto_nbd, gamma_gamma, activity_<model>, cox, ...
+    param varchar not null,           -- r, alpha, a, b, ..., log_likelihood, converged, n_users, fallback
+    value double,
+    note varchar
+);
+
+create table if not exists user_tiers (
+    run_id bigint not null,
+    product_id varchar not null,
+    user_id varchar not null,
+    tier varchar not null,            -- junk, new, valid, active, core, at_risk, churned
+    reason varchar not null           -- the rule that matched and the values it saw
 );
 
 create or replace view published_run as
@@ -108,3 +151,53 @@ create or replace view latest_rejected_events as
 select rejected_events.*
 from rejected_events
 inner join published_run using (run_id);
+
+create or replace view latest_scores as
+select user_scores.*
+from user_scores
+inner join published_run using (run_id);
+
+create or replace view latest_tiers as
+select user_tiers.*
+from user_tiers
+inner join published_run using (run_id);
+
+create or replace view tier_summary as
+select
+    tiers.product_id,
+    tiers.tier,
+    count(*) as users,
+    count(*) / sum(count(*)) over (partition by tiers.product_id) as share,
+    avg(scores.clv) as avg_clv,
+    sum(features.revenue_30d) as revenue_30d
+from latest_tiers as tiers
+inner join latest_scores as scores using (product_id, user_id)
+inner join latest_features as features using (product_id, user_id)
+group by tiers.product_id, tiers.tier;
+
+create or replace view tier_transitions as
+with published as (
+    select run_id, row_number() over (order by run_id desc) as recency
+    from runs
+    where status = 'published'
+),
+
+latest as (
+    select user_tiers.* from user_tiers
+    inner join published on user_tiers.run_id = published.run_id and published.recency = 1
+),
+
+previous as (
+    select user_tiers.* from user_tiers
+    inner join published on user_tiers.run_id = published.run_id and published.recency = 2
+)
+
+select
+    coalesce(latest.product_id, previous.product_id) as product_id,
+    coalesce(previous.tier, '(none)') as from_tier,
+    coalesce(latest.tier, '(gone)') as to_tier,
+    count(*) as users
+from latest
+full outer join previous
+    on latest.product_id = previous.product_id and latest.user_id = previous.user_id
+group by all;

@@ -1,0 +1,378 @@
+"""What every model here shares: input checks, weights, the optimiser, fit state.
+
+A model subclass supplies its log-likelihood with an analytic gradient and its
+predictions; `fit` lives here. Fits first collapse the input to distinct rows
+with summed weights, so raw users and pre-counted triples are the same
+computation. They minimise the weighted negative log-likelihood per user (plus
+an L2 penalty on the parameters, as lifetimes does) over log-parameters with
+BFGS, then polish with a few Newton steps on a finite-difference Hessian of the
+gradient, so the optimum is pinned to ~1e-10 rather than to wherever BFGS's
+line search happened to stop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from scipy.optimize import minimize
+
+log = logging.getLogger(__name__)
+
+# A fit whose Newton polish stalls (no step lowers the objective any more) is
+# still at the optimum as far as double precision can tell when its largest
+# gradient component is below this; anything larger is reported as not converged.
+STALLED_GRADIENT = 1e-6
+
+
+# Near an optimum Newton needs a handful of steps; more means the parameters are
+# running off towards 0 or infinity, where the likelihood has no maximum.
+MAX_NEWTON_STEPS = 20
+
+
+class NotFittedError(ValueError):
+    """A prediction was asked of a model that has not been fitted."""
+
+
+@dataclass(frozen=True)
+class OptimumResult:
+    log_params: np.ndarray
+    converged: bool
+    n_iter: int
+    max_gradient: float
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 user', '3 users': messages read as sentences."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def as_float_array(values: Any, name: str) -> np.ndarray:
+    """Numbers as a float array, or a ValueError naming the column."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric; it holds values that are not numbers") from None
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ValueError(
+            f"{name} has {plural(int(bad.sum()), 'missing or infinite value')}; "
+            "drop or fill those rows first"
+        )
+    if (array < 0).any():
+        first = array.ravel()[np.argmax(array.ravel() < 0)]
+        count = plural(int((array < 0).sum()), "negative value")
+        raise ValueError(f"{name} has {count} (e.g. {first:g}); it must be >= 0")
+    return array
+
+
+def check_frequency(frequency: np.ndarray) -> None:
+    if (frequency != np.round(frequency)).any():
+        first = frequency.ravel()[np.argmax((frequency != np.round(frequency)).ravel())]
+        raise ValueError(f"frequency must hold whole numbers of repeat purchases; got {first:g}")
+
+
+def check_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+    """Validated float arrays (broadcast to one shape) of frequency, recency and T."""
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    age = as_float_array(T, "T")
+    check_frequency(x)
+    try:
+        x, t_x, age = np.broadcast_arrays(x, t_x, age)
+    except ValueError:
+        raise ValueError(
+            f"frequency, recency and T must have the same length; got {x.size}, {t_x.size} "
+            f"and {age.size} values"
+        ) from None
+    late = t_x > age
+    if late.any():
+        i = np.argmax(late.ravel())
+        raise ValueError(
+            f"recency is greater than T for {plural(int(late.sum()), 'user')} (e.g. recency "
+            f"{t_x.ravel()[i]:g} > T {age.ravel()[i]:g}); recency runs from the first to the "
+            "last purchase and cannot exceed T, which runs from the first purchase to as_of"
+        )
+    if ((x == 0) & (t_x > 0)).any():
+        raise ValueError(
+            "recency must be 0 where frequency is 0 (one purchase means no time between "
+            f"first and last); {plural(int(((x == 0) & (t_x > 0)).sum()), 'user')} break this"
+        )
+    return x, t_x, age
+
+
+def check_fit_columns(columns: dict[str, np.ndarray], weights: Any) -> np.ndarray:
+    """Fit inputs must be 1-D, non-empty and equally long; returns the weights."""
+    lengths = {name: np.shape(values) for name, values in columns.items()}
+    if any(len(shape) != 1 for shape in lengths.values()):
+        raise ValueError(f"fit needs one-dimensional columns; got shapes {lengths}")
+    sizes = {shape[0] for shape in lengths.values()}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{name} {shape[0]}" for name, shape in lengths.items())
+        raise ValueError(f"the fit columns must have the same length; got {listed}")
+    (n,) = sizes
+    if n == 0:
+        raise ValueError("fit got no users: the input columns are empty")
+    if weights is None:
+        return np.ones(n)
+    w = as_float_array(weights, "weights")
+    if w.shape != (n,):
+        raise ValueError(f"weights must have one value per row ({n}); got shape {w.shape}")
+    if w.sum() <= 0:
+        raise ValueError("weights are all 0; at least one row must count")
+    return w
+
+
+def unique_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Distinct rows of equal-length columns (sorted), the row order and where each
+    sorted row starts; a faster np.unique(axis=0) for a few float columns."""
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    new_row = np.ones(len(order), dtype=bool)
+    new_row[1:] = np.any([np.diff(c) != 0 for c in ordered], axis=0)
+    starts = np.flatnonzero(new_row)
+    return [c[starts] for c in ordered], order, starts
+
+
+def unique_inverse(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of `columns` and, for each input row, the index of its distinct row."""
+    unique, order, starts = unique_rows(columns)
+    first = np.zeros(len(order), dtype=np.intp)
+    first[starts] = 1
+    inverse = np.empty(len(order), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return unique, inverse
+
+
+def compress(columns: list[np.ndarray], weights: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Unique rows of `columns` with their weights summed; zero-weight rows dropped.
+
+    Fitting on unique rows makes a fit on raw users and one on pre-counted
+    triples the same computation, and fast however many users share a row.
+    """
+    keep = weights > 0
+    unique, order, starts = unique_rows([c[keep] for c in columns])
+    return unique, np.add.reduceat(weights[keep][order], starts)
+
+
+def minimize_log_params(
+    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    x0: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> OptimumResult:
+    """BFGS to near the optimum, then Newton steps until max |gradient| <= tol.
+
+    Never raises on non-convergence: the caller gets the best point and a flag.
+    """
+    result = minimize(
+        objective, x0, jac=True, method="BFGS", options={"gtol": tol, "maxiter": max_iter}
+    )
+    x, n_iter = result.x, int(result.nit)
+    f, g = objective(x)
+    if not np.isfinite(f):  # BFGS got lost where the likelihood under/overflows
+        fallback = minimize(
+            lambda z: objective(z)[0], x0, method="Nelder-Mead", options={"maxiter": max_iter}
+        )
+        x, n_iter = fallback.x, n_iter + int(fallback.nit)
+        f, g = objective(x)
+    stalled = False
+    newton_budget = min(max_iter - n_iter, MAX_NEWTON_STEPS)
+    while np.max(np.abs(g)) > tol and newton_budget > 0 and not stalled:
+        x, f, g, stalled = _newton_step(objective, x, f, g)
+        n_iter += 1
+        newton_budget -= 1
+    max_gradient = float(np.max(np.abs(g))) if np.isfinite(f) else np.inf
+    converged = bool(max_gradient <= tol or (stalled and max_gradient <= STALLED_GRADIENT))
+    return OptimumResult(x, converged, n_iter, max_gradient)
+
+
+def _newton_step(objective, x, f, g, step: float = 1e-5):
+    """One damped Newton step on a central-difference Hessian of the gradient."""
+    k = len(x)
+    hessian = np.empty((k, k))
+    for j in range(k):
+        shift = np.zeros(k)
+        shift[j] = step
+        hessian[:, j] = (objective(x + shift)[1] - objective(x - shift)[1]) / (2 * step)
+    hessian = (hessian + hessian.T) / 2
+    try:
+        np.linalg.cholesky(hessian)
+        direction = -np.linalg.solve(hessian, g)
+    except np.linalg.LinAlgError:
+        direction = -g
+    for damping in 0.5 ** np.arange(12):
+        candidate = x + damping * direction
+        f_new, g_new = objective(candidate)
+        if f_new < f or (f_new <= f + 1e-13 * abs(f) and np.abs(g_new).max() < np.abs(g).max()):
+            return candidate, f_new, g_new, False
+    return x, f, g, True
+
+
+class BaseModel:
+    """Hyperparameters, fit state and the not-fitted check shared by all models."""
+
+    name: ClassVar[str]
+    param_names: ClassVar[tuple[str, ...]]
+    fit_call: ClassVar[str]
+
+    def __init__(self, penalizer: float = 0.0, tol: float = 1e-10, max_iter: int = 10_000):
+        self.penalizer = penalizer
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<{type(self).__name__} fitted on {self.n_users_:g} users: {params}>"
+
+    def _check_hyperparameters(self) -> None:
+        if not self.penalizer >= 0:
+            raise ValueError(f"penalizer must be >= 0; got {self.penalizer!r}")
+        if not self.tol > 0:
+            raise ValueError(f"tol must be > 0; got {self.tol!r}")
+        if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
+            raise ValueError(f"max_iter must be a whole number >= 1; got {self.max_iter!r}")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet; call {self.fit_call} first"
+            )
+
+    def _param_values(self) -> tuple[float, ...]:
+        self._check_fitted()
+        return tuple(self.params_[name] for name in self.param_names)
+
+    def _row_log_likelihood(self, params: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row log-likelihood (n,) and its gradient in the parameters (n, k)."""
+        raise NotImplementedError
+
+    def _log_likelihood(
+        self, params: np.ndarray, data: Any, weights: np.ndarray
+    ) -> tuple[float, np.ndarray]:
+        """Weighted total log-likelihood and its gradient in the parameters (k,).
+
+        Models whose per-row gradient is costly to materialise override this."""
+        ll, grad = self._row_log_likelihood(params, data)
+        return float(weights @ ll), weights @ grad
+
+    def _objective(self, data: Any, weights: np.ndarray) -> Callable:
+        """Negative weighted log-likelihood per user + penalty, over log-parameters."""
+        total = weights.sum()
+
+        def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+            with np.errstate(all="ignore"):
+                params = np.exp(log_params)
+                ll, grad = self._log_likelihood(params, data, weights)
+                value = -ll / total + self.penalizer * np.sum(params**2)
+                gradient = (-grad / total + 2 * self.penalizer * params) * params
+            if not (np.isfinite(value) and np.isfinite(gradient).all()):
+                return np.inf, np.zeros_like(log_params)
+            return float(value), gradient
+
+        return objective
+
+    def _set_fit(self, result: OptimumResult, params: np.ndarray, ll: float, n: float) -> None:
+        self.params_ = {k: float(v) for k, v in zip(self.param_names, params, strict=True)}
+        self.log_likelihood_ = float(ll)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.n_users_ = float(n)
+        if not result.converged:  # the caller decides how loud to be about it
+            log.info(
+                "%s did not converge in %d iterations (largest gradient %.3g > tol %.3g)",
+                type(self).__name__,
+                result.n_iter,
+                result.max_gradient,
+                self.tol,
+            )
+
+
+@dataclass(frozen=True)
+class RFMData:
+    """Rows of (frequency, recency, T) plus the distinct frequencies, so that
+    terms depending on frequency alone (gammaln, digamma) are computed once each."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    x_unique: np.ndarray
+    x_index: np.ndarray
+
+
+class PurchaseModel(BaseModel):
+    """Shared fit for the (frequency, recency, T) models: BG/NBD, MBG/NBD, Pareto/NBD.
+
+    Time is rescaled so the largest T is 1 while fitting (as lifetimes does), which
+    keeps the rate parameters near 1; `penalizer` therefore acts on the rescaled
+    parameters, exactly as lifetimes' `penalizer_coef`. `time_params` name the
+    parameters measured in units of time, which are scaled back after the fit.
+    """
+
+    fit_call: ClassVar[str] = "fit(frequency, recency, T)"
+    time_params: ClassVar[tuple[str, ...]]
+
+    def fit(self, frequency: Any, recency: Any, T: Any, weights: Any = None) -> Self:
+        """Fit by maximum likelihood; `weights` count the users sharing each row.
+
+        Sets params_, log_likelihood_ (sum of weight x row log-likelihood, in the
+        caller's time unit), converged_, n_iter_ and n_users_ (sum of weights).
+        Does not raise when the optimiser fails to converge: converged_ is False
+        and params_ hold the best point found.
+        """
+        self._check_hyperparameters()
+        w = check_fit_columns({"frequency": frequency, "recency": recency, "T": T}, weights)
+        x, t_x, age = check_rfm(frequency, recency, T)
+        if age[w > 0].max() <= 0:
+            raise ValueError("T is 0 for every user; the fit needs users observed for some time")
+        (x, t_x, age), w = compress([x, t_x, age], w)
+        scale = 1.0 / age.max()
+        objective = self._objective(self._prepare(x, t_x * scale, age * scale), w)
+        rate = max(float(w @ x) / float(w @ age) / scale, 1e-3)
+        result = minimize_log_params(
+            objective, np.log(self._initial_params(rate)), self.tol, self.max_iter
+        )
+        params = np.exp(result.log_params)
+        for name in self.time_params:
+            params[self.param_names.index(name)] /= scale
+        with np.errstate(all="ignore"):
+            ll, _ = self._log_likelihood(params, self._prepare(x, t_x, age), w)
+        self._set_fit(result, params, ll, float(w.sum()))
+        return self
+
+    def _initial_params(self, rate: float) -> np.ndarray:
+        """Starting point in rescaled time, where `rate` is purchases per unit."""
+        return np.array([1.0, 1.0 / rate, 1.0, 1.0])
+
+    def _prepare(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> Any:
+        x_unique, x_index = np.unique(x, return_inverse=True)
+        return RFMData(x, t_x, T, x_unique, x_index.reshape(x.shape))
+
+    def _predict_inputs(self, frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
+        self._check_fitted()
+        return check_rfm(frequency, recency, T)
+
+    def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """Probability that a user with this history has not dropped out."""
+        raise NotImplementedError
+
+    def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """Expected number of purchases in (T, T + t] given the history."""
+        raise NotImplementedError
+
+    def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
+        """Expected number of repeat purchases in (0, t] of a user who just bought."""
+        raise NotImplementedError
+
+
+def as_horizon(t: Any) -> np.ndarray:
+    return as_float_array(t, "t")
+
+
+def scalar_or_array(values: np.ndarray) -> float | np.ndarray:
+    return float(values) if np.ndim(values) == 0 else values

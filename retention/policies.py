@@ -1,0 +1,69 @@
+"""Built-in rule lists: the RFM segment map and the default tier policy.
+
+Both are ordered lists of (name, rule): a rule is a DuckDB boolean expression
+over a user's feature and score columns, tried in order, first match wins, and
+the last rule is `true` so every user gets exactly one answer. A pipeline file
+may replace either list (`[[rfm.segments]]`, `[[tiers]]`). The README explains
+each default threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIERS = ("junk", "new", "valid", "active", "core", "at_risk", "churned")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    rule: str
+
+
+# RFM segments over r_score, f_score, m_score (1-5, 5 best) and
+# fm_score = round((f_score + m_score) / 2) (f_score alone without amounts).
+# Users without a purchase get "No Purchase" before these rules are tried.
+RFM_SEGMENTS = (
+    Rule("Champions", "r_score >= 4 AND fm_score >= 4"),
+    Rule("Loyal", "r_score >= 3 AND fm_score >= 3"),
+    Rule("New", "r_score >= 4 AND purchases = 1"),
+    Rule("Potential Loyalist", "r_score >= 4 AND fm_score >= 2"),
+    Rule("Promising", "r_score >= 4"),
+    Rule("Need Attention", "r_score = 3 AND fm_score >= 2"),
+    Rule("About to Sleep", "r_score = 3"),
+    Rule("Can't Lose Them", "r_score <= 2 AND fm_score = 5"),
+    Rule("At Risk", "r_score <= 2 AND fm_score >= 3"),
+    Rule("Hibernating", "r_score = 2"),
+    Rule("Lost", "true"),
+)
+NO_PURCHASE_SEGMENT = "No Purchase"
+
+# The default tier policy. Quantile columns such as clv_p90 are computed per
+# product when a rule names them (<column>_p<NN>).
+DEFAULT_TIERS = (
+    # Scripts and bots: no purchase and a pace no person keeps up.
+    Rule(
+        "junk", "purchases = 0 AND (peak_events_per_minute >= 20 OR events_per_active_day >= 200)"
+    ),
+    # Inside the two-week onboarding window: not judged yet.
+    Rule("new", "tenure_days < 14"),
+    # Top tenth of the product's CLV and still likely alive, or near-daily use.
+    Rule(
+        "core",
+        "days_since_last_seen < 30 AND ((clv >= clv_p90 AND p_alive >= 0.5) "
+        "OR active_days_30d >= 15)",
+    ),
+    # Weekly or more: at least 4 active days in the last 30.
+    Rule("active", "active_days_30d >= 4"),
+    # Were active (4+ active days in the 60 days before the last 30) or bought
+    # repeatedly, and have gone quiet without being gone yet.
+    Rule(
+        "at_risk",
+        "days_since_last_seen < 90 AND (active_days_90d - active_days_30d >= 4 "
+        "OR (frequency >= 2 AND p_alive < 0.5))",
+    ),
+    # Gone by inactivity and by the activity model.
+    Rule("churned", "days_since_last_seen >= 90 AND coalesce(p_alive_activity, 0) < 0.5"),
+    # Everyone else: real users the product gave some value, not (yet) active.
+    Rule("valid", "true"),
+)

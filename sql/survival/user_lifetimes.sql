@@ -1,0 +1,93 @@
+-- user_lifetimes: how long each user has lived in a product, whether their
+-- churn is observed, and baseline covariates for the hazard model.
+-- A user's churn is observed (is_churned) when nobody has seen them for
+-- $churn_after_days days or more before as_of; their lifetime then ends on
+-- their last seen day. Everyone else is censored at as_of. Durations count
+-- calendar days (event_date), so a user seen on one day only who never came
+-- back has duration_days = 0 (lifelines accepts zero durations).
+-- The covariates count events on the first seen day and the 6 days after it,
+-- never later, so the hazard model cannot peek at what happened afterwards.
+-- baseline_days says how many of those 7 days lie on or before as_of: users
+-- first seen in the last 6 days have an incomplete first week.
+-- grain: one row per (product_id, user_id) of user_features.
+-- inputs: user_features, stg_events. params: $run_id, $as_of, $churn_after_days
+with users as (
+    select product_id, user_id, acquisition_channel
+    from user_features
+    where run_id = $run_id
+),
+
+events as (
+    select product_id, user_id, event_date, event_type
+    from stg_events
+    where run_id = $run_id
+),
+
+seen as (
+    select
+        product_id,
+        user_id,
+        min(event_date) as first_seen_date,
+        max(event_date) as last_seen_date
+    from events
+    group by product_id, user_id
+),
+
+first_week as (
+    select
+        events.product_id,
+        events.user_id,
+        count(*) as events_first_7d,
+        count(distinct events.event_date) as active_days_first_7d,
+        count(*) filter (where events.event_type = 'page_view') as page_views_first_7d,
+        case
+            when count(*) filter (where events.event_type = 'purchase') > 0 then 1 else 0
+        end as purchased_first_7d
+    from events
+    inner join seen
+        on events.product_id = seen.product_id and events.user_id = seen.user_id
+    where date_diff('day', seen.first_seen_date, events.event_date) < 7
+    group by events.product_id, events.user_id
+),
+
+lifetimes as (
+    select
+        users.product_id,
+        users.user_id,
+        seen.first_seen_date,
+        seen.last_seen_date,
+        date_diff('day', seen.last_seen_date, $as_of::date) >= $churn_after_days as is_churned,
+        strftime(seen.first_seen_date, '%Y-%m') as acquisition_month,
+        coalesce(users.acquisition_channel, 'unknown') as acquisition_channel,
+        least(7, date_diff('day', seen.first_seen_date, $as_of::date) + 1) as baseline_days
+    from users
+    inner join seen
+        on users.product_id = seen.product_id and users.user_id = seen.user_id
+),
+
+final as (
+    select
+        lifetimes.product_id,
+        lifetimes.user_id,
+        lifetimes.first_seen_date,
+        lifetimes.last_seen_date,
+        case
+            when lifetimes.is_churned
+                then date_diff('day', lifetimes.first_seen_date, lifetimes.last_seen_date)
+            else date_diff('day', lifetimes.first_seen_date, $as_of::date)
+        end as duration_days,
+        lifetimes.is_churned,
+        lifetimes.acquisition_month,
+        lifetimes.acquisition_channel,
+        lifetimes.baseline_days,
+        first_week.events_first_7d,
+        first_week.active_days_first_7d,
+        first_week.page_views_first_7d,
+        first_week.purchased_first_7d
+    from lifetimes
+    inner join first_week
+        on lifetimes.product_id = first_week.product_id
+        and lifetimes.user_id = first_week.user_id
+)
+
+select * from final

@@ -1,0 +1,78 @@
+"""RFM scores on tests/fixtures/events_rfm_ties.csv, computed by hand.
+
+Five buyers (as_of 2024-06-30). A score is 1 + floor(5 * mid-rank position),
+where a tie group sits at the middle of the positions it spans, so equal
+values share a score:
+  recency days  u5=121  u4=30  u3=10  u1=u2=1   -> r 1, 2, 3, 5, 5
+  purchases     u1=u2=u5=1  u3=2  u4=3          -> f 2, 2, 2, 4, 5
+  revenue       u5=5  u1=u2=10  u3=30  u4=100   -> m 1, 3, 3, 4, 5
+u6 only visited: no scores, segment "No Purchase".
+"""
+
+import pytest
+
+from tests.conftest import FIXTURES, query
+
+EXPECTED = {
+    #      r  f  m  fm  segment
+    "u1": (5, 2, 3, 3, "Loyal"),
+    "u2": (5, 2, 3, 3, "Loyal"),
+    "u3": (3, 4, 4, 4, "Loyal"),
+    "u4": (2, 5, 5, 5, "Can't Lose Them"),
+    "u5": (1, 2, 1, 2, "Lost"),
+}
+
+
+@pytest.fixture
+def scores(run):
+    _, warehouse = run(FIXTURES / "events_rfm_ties.csv")
+    rows = query(warehouse, "SELECT * FROM latest_scores")
+    return rows.set_index("user_id")
+
+
+def test_rfm_scores_and_segments_by_hand(scores):
+    for user, (r, f, m, fm, segment) in EXPECTED.items():
+        row = scores.loc[user]
+        assert (row.r_score, row.f_score, row.m_score, row.fm_score, row.rfm_segment) == (
+            r,
+            f,
+            m,
+            fm,
+            segment,
+        ), user
+
+
+def test_user_without_purchase_has_no_scores_and_a_clear_segment(scores):
+    row = scores.loc["u6"]
+    assert row[["r_score", "f_score", "m_score"]].isna().all()
+    assert row.rfm_segment == "No Purchase"
+
+
+def test_segment_map_can_be_overridden(run):
+    segments = (
+        '[[rfm.segments]]\nname = "Recent"\nrule = "r_score = 5"\n'
+        '[[rfm.segments]]\nname = "Big spender"\nrule = "revenue_total >= 100"\n'
+        '[[rfm.segments]]\nname = "Other"\nrule = "true"\n'
+    )
+    _, warehouse = run(FIXTURES / "events_rfm_ties.csv", extra=segments)
+    rows = query(warehouse, "SELECT user_id, rfm_segment FROM latest_scores ORDER BY user_id")
+    assert dict(zip(rows.user_id, rows.rfm_segment, strict=True)) == {
+        "u1": "Recent",
+        "u2": "Recent",
+        "u3": "Other",
+        "u4": "Big spender",
+        "u5": "Other",
+        "u6": "No Purchase",
+    }
+
+
+def test_without_amounts_there_is_no_monetary_score(run):
+    mapping = (
+        '[source.events.columns]\nuser_id = "user_id"\nevent_time = "event_time"\n'
+        'event_type = "event_type"\nproduct_id = "product_id"\n'
+        '[source.events.event_types]\npurchase = ["order"]\n'
+    )
+    _, warehouse = run(FIXTURES / "events_rfm_ties.csv", mapping=mapping)
+    rows = query(warehouse, "SELECT * FROM latest_scores WHERE user_id = 'u4'")
+    assert rows.m_score.isna().all()
+    assert rows.fm_score[0] == rows.f_score[0] == 5
