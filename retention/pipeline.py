@@ -20,10 +20,10 @@ import duckdb
 from retention.config import Pipeline
 from retention.errors import RetentionError
 from retention.features import build_features
-from retention.tiers import build_tiers
 from retention.policy_check import check_policies
 from retention.scores import build_scores
 from retention.staging import StagingCounts, check_reject_ratio, stage_events
+from retention.tiers import build_tiers
 from retention.warehouse import fail_run, open_warehouse, publish_run, record_stage, start_run
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import duckdb
 
 from retention.config import Pipeline
 from retention.rules import check_rules
-from retention.scores import build_rfm
+from retention.scores import add_horizon_columns, build_rfm
 from retention.sqlfiles import run_sql
 from retention.tiers import add_thresholds
 
@@ -26,10 +26,7 @@ def check_policies(pipeline: Pipeline) -> None:
         run_sql(con, "scores/rfm_inputs.sql", params, prefix="CREATE TEMP TABLE rfm_inputs AS")
         check_rules(con, "rfm_inputs", pipeline.scores.rfm_segments, f"{name}: [[rfm.segments]]")
         build_rfm(con, pipeline, params)
-        for days in pipeline.scores.horizons_days:
-            con.execute(
-                f'ALTER TABLE user_scores ADD COLUMN IF NOT EXISTS "expected_purchases_{days}d" DOUBLE'
-            )
+        add_horizon_columns(con, pipeline.scores.horizons_days)
         run_sql(con, "tiers/tier_inputs.sql", params, prefix="CREATE TEMP TABLE tier_inputs AS")
         relation = add_thresholds(con, pipeline, "tier_inputs")
         check_rules(con, relation, pipeline.scores.tiers, f"{name}: [[tiers]]")

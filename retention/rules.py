@@ -56,10 +56,11 @@ def quantile_columns(rules: Sequence[Rule], column_types: dict[str, str]) -> lis
 
 def quantile_select(pairs: Sequence[tuple[str, int]]) -> str:
     """Select-list of per-product percentiles, for a GROUP BY product_id query."""
-    return ", ".join(
-        f"quantile_cont({quote_identifier(base)}, {pct / 100}) AS {quote_identifier(f'{base}_p{pct}')}"
-        for base, pct in pairs
-    )
+    selected = []
+    for base, pct in pairs:
+        name = quote_identifier(f"{base}_p{pct}")
+        selected.append(f"quantile_cont({quote_identifier(base)}, {pct / 100}) AS {name}")
+    return ", ".join(selected)
 
 
 def check_rules(

@@ -52,7 +52,7 @@ def build_scores(
     rows += _score_activity(con, pipeline, params)
     log.info("  survival")
     rows += _score_survival(con, pipeline, run_id, as_of)
-    _add_horizon_columns(con, pipeline.scores.horizons_days)
+    add_horizon_columns(con, pipeline.scores.horizons_days)
     run_sql(con, "scores/user_scores.sql", params, prefix="INSERT INTO user_scores BY NAME")
     _write_params(con, run_id, rows)
     for table in TEMP_TABLES:
@@ -140,7 +140,7 @@ def _register(con, name: str, frames: list[pd.DataFrame], columns: list[str]) ->
     con.unregister("predictions_frame")
 
 
-def _add_horizon_columns(con, horizons_days: tuple[int, ...]) -> None:
+def add_horizon_columns(con, horizons_days: tuple[int, ...]) -> None:
     """user_scores has columns for 30/90/365 days; other horizons are added on first use."""
     for days in horizons_days:
         column = quote_identifier(f"expected_purchases_{days}d")

@@ -112,7 +112,7 @@ def test_custom_policy_with_quantile_threshold(run, tmp_path):
             '[[tiers]]\nname = "core"\nrule = "clv >= clv_p9O"\n[[tiers]]\nname = "valid"\n'
             'rule = "true"\n',
             '[[tiers]] "core": rule "clv >= clv_p9O" cannot be used (Binder Error: Referenced '
-            'column "clv_p9O" not found in FROM clause!); columns are: run_id, product_id, user_id,',
+            'column "clv_p9O" not found in FROM clause!); columns are: run_id, product_id,',
         ),
         (
             '[[tiers]]\nname = "core"\nrule = "clv >="\n[[tiers]]\nname = "valid"\nrule = "true"\n',
