@@ -17,6 +17,7 @@ import click
 from retention import __version__
 from retention.errors import RetentionError
 from retention.pipeline import RunResult
+from retention.policies import TIERS
 
 log = logging.getLogger("retention")
 
@@ -96,6 +97,38 @@ def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
 
 
 @main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Score with data up to this day (YYYY-MM-DD).",
+)
+@click.option("--horizon", default="90D", show_default=True, help="Outcome window: 90D or 13W.")
+@output_options
+def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
+    """Backtest PIPELINE: score at --as-of, then compare with the next --horizon.
+
+    Prints, per product and tier, the share of users active in the horizon and
+    purchases and revenue per user; the purchase model's predicted vs actual
+    purchases by calibration frequency; the ROC AUC of p_alive. Results are
+    stored in the warehouse table `evaluations`.
+
+    \b
+    Example:
+      retention evaluate pipelines/sample.toml --as-of 2024-03-31 --horizon 90D
+    """
+    from retention.config import load_pipeline
+    from retention.evaluate import evaluate as run_evaluation
+    from retention.evaluate import parse_horizon
+
+    days = parse_horizon(horizon)
+    result = run_evaluation(load_pipeline(pipeline), as_of.date(), days)
+    click.echo(f"evaluation {result.evaluation_id}: as_of {result.as_of}, next {days} days")
+    click.echo(format_evaluation(result))
+
+
+@main.command()
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -135,6 +168,36 @@ def sample(users: int, out: Path, seed: int) -> None:
     click.echo(f"wrote {summary.contacts_path} ({summary.contact_rows:,} contacts)")
 
 
+def format_evaluation(result) -> str:
+    """Plain-text tables of an evaluation, one block per product."""
+    blocks = []
+    order = {tier: i for i, tier in enumerate(TIERS[::-1])}
+    for product, tiers in result.tiers.groupby("product_id", sort=True):
+        tiers = tiers.sort_values("tier", key=lambda s: s.map(order))
+        lines = [
+            f"{product}",
+            f"  {'tier':<10}{'users':>8}{'active':>9}{'purchases/user':>16}{'revenue/user':>14}",
+        ]
+        for row in tiers.itertuples():
+            lines.append(
+                f"  {row.tier:<10}{row.users:>8,}{row.share_active:>9.1%}"
+                f"{row.purchases_per_user:>16.3f}{row.revenue_per_user:>14.2f}"
+            )
+        buckets = result.buckets[result.buckets.product_id == product]
+        if len(buckets):
+            lines.append(f"  {'frequency':<10}{'users':>8}{'predicted':>11}{'actual':>9}")
+            for row in buckets.itertuples():
+                lines.append(
+                    f"  {row.bucket:<10}{row.users:>8,}{row.predicted_per_user:>11.3f}"
+                    f"{row.actual_per_user:>9.3f}"
+                )
+        metrics = result.model[result.model.product_id == product]
+        for row in metrics.itertuples():
+            lines.append(f"  {row.metric}: {row.value:,.4g}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
 def _print_summary(result: RunResult) -> None:
     counts = result.counts
     click.echo(f"run {result.run_id} published (as_of {result.as_of}, {result.seconds:.1f} s)")
@@ -144,7 +207,9 @@ def _print_summary(result: RunResult) -> None:
         f"{counts.rows_after_as_of:,} after as_of ignored"
     )
     for product, users in result.users_per_product.items():
-        click.echo(f"users in {product}: {users:,}")
+        by_tier = result.tiers_per_product[product]
+        tiers = ", ".join(f"{tier} {by_tier[tier]:,}" for tier in TIERS if tier in by_tier)
+        click.echo(f"users in {product}: {users:,} ({tiers})")
     click.echo(f"warehouse: {result.warehouse}")
     click.echo(
         f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'

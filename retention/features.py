@@ -47,4 +47,4 @@ def build_features(
         con.execute(f"DROP TABLE {model}")
     return con.execute(
         "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchone()[0]
+    ).fetchall()[0][0]

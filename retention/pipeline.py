@@ -35,6 +35,7 @@ class RunResult:
     as_of: dt.date
     counts: StagingCounts
     users_per_product: dict[str, int]
+    tiers_per_product: dict[str, dict[str, int]]
     warehouse: Path
     seconds: float
 
@@ -53,16 +54,29 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         except BaseException as exc:
             fail_run(con, run_id, _describe(exc))
             raise
-        users = dict(
-            con.execute(
-                "SELECT product_id, count(*) FROM user_features WHERE run_id = $run_id "
-                "GROUP BY product_id ORDER BY product_id",
-                {"run_id": run_id},
-            ).fetchall()
-        )
+        users, tiers = _tier_counts(con, run_id)
     return RunResult(
-        run_id, counts.as_of, counts, users, pipeline.run.warehouse, time.perf_counter() - started
+        run_id,
+        counts.as_of,
+        counts,
+        users,
+        tiers,
+        pipeline.run.warehouse,
+        time.perf_counter() - started,
     )
+
+
+def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int):
+    """Users per product, and users per tier per product, of a finished run."""
+    rows = con.execute(
+        "SELECT product_id, tier, count(*) FROM user_tiers WHERE run_id = $run_id "
+        "GROUP BY ALL ORDER BY ALL",
+        {"run_id": run_id},
+    ).fetchall()
+    tiers: dict[str, dict[str, int]] = {}
+    for product, tier, users in rows:
+        tiers.setdefault(product, {})[tier] = users
+    return {product: sum(by_tier.values()) for product, by_tier in tiers.items()}, tiers
 
 
 def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
@@ -89,7 +103,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     products = con.execute(
         "SELECT count(DISTINCT product_id) FROM user_features WHERE run_id = $run_id",
         {"run_id": run_id},
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     publish_run(
         con,
         run_id,

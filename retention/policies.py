@@ -55,15 +55,16 @@ DEFAULT_TIERS = (
     ),
     # Weekly or more: at least 4 active days in the last 30.
     Rule("active", "active_days_30d >= 4"),
-    # Were active (4+ active days in the 60 days before the last 30) or bought
-    # repeatedly, and have gone quiet without being gone yet.
+    # Seen in the last 30 days, less than weekly: a real user, not active (yet).
+    Rule("valid", "days_since_last_seen < 30"),
+    # Quiet for 30 to 90 days and a model says they are slipping away (activity
+    # or purchase P(alive) under one half): the win-back window.
     Rule(
         "at_risk",
-        "days_since_last_seen < 90 AND (active_days_90d - active_days_30d >= 4 "
-        "OR (frequency >= 2 AND p_alive < 0.5))",
+        "days_since_last_seen < 90 AND (coalesce(p_alive_activity, 0) < 0.5 OR p_alive < 0.5)",
     ),
-    # Gone by inactivity and by the activity model.
-    Rule("churned", "days_since_last_seen >= 90 AND coalesce(p_alive_activity, 0) < 0.5"),
-    # Everyone else: real users the product gave some value, not (yet) active.
+    # Not seen for 90 days or more.
+    Rule("churned", "days_since_last_seen >= 90"),
+    # Quiet for 30 to 90 days but both models still think they are around.
     Rule("valid", "true"),
 )

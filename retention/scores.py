@@ -59,7 +59,7 @@ def build_scores(
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return con.execute(
         "SELECT count(*) FROM user_scores WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def build_rfm(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, params: dict) -> None:

@@ -84,13 +84,13 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
             "staging/rejected_csv_lines.sql",
             params,
             prefix="INSERT INTO rejected_events BY NAME",
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         con.execute(f"DROP TABLE IF EXISTS {CSV_REJECTS[0]}; DROP TABLE IF EXISTS {CSV_REJECTS[1]}")
     run_sql(con, "staging/stg_events.sql", params, prefix="INSERT INTO stg_events BY NAME")
-    read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchone()
+    read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchall()[0]
     staged = con.execute(
         "SELECT count(*) FROM stg_events WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return StagingCounts(
         rows_read=read + malformed,
         rows_staged=staged,
@@ -116,7 +116,7 @@ def check_reject_ratio(counts: StagingCounts, pipeline: Pipeline, run_id: int) -
 
 
 def _latest_event_date(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> dt.date:
-    latest = run_sql(con, "staging/latest_event_date.sql", {}).fetchone()[0]
+    latest = run_sql(con, "staging/latest_event_date.sql", {}).fetchall()[0][0]
     if latest is None:
         raise SourceError(
             f"[source.events] path {pipeline.events.path}: no usable event to take "

@@ -36,7 +36,7 @@ def build_tiers(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     con.execute("DROP TABLE IF EXISTS tier_inputs")
     return con.execute(
         "SELECT count(*) FROM user_tiers WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def add_thresholds(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, inputs: str) -> str:

@@ -81,7 +81,7 @@ def start_run(con: duckdb.DuckDBPyConnection, pipeline: Path) -> int:
         "SELECT coalesce(max(run_id), 0) + 1, $pipeline, $now, 'running', $version FROM runs",
         {"pipeline": str(pipeline), "now": _now(), "version": __version__},
     )
-    return con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
+    return con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
 
 
 def record_stage(

@@ -76,7 +76,8 @@ def test_reason_names_the_rule_and_the_values_it_saw(tiers):
     assert reasons["weekly"] == "active: active_days_30d >= 4 [active_days_30d=5]"
     assert reasons["daily"].startswith("core: days_since_last_seen < 30 AND ((clv >= clv_p90")
     assert "active_days_30d=20" in reasons["daily"] and "clv=NULL" in reasons["daily"]
-    assert reasons["casual"] == "valid: true"
+    assert reasons["casual"] == "valid: days_since_last_seen < 30 [days_since_last_seen=20]"
+    assert reasons["gone"] == "churned: days_since_last_seen >= 90 [days_since_last_seen=394]"
 
 
 def test_exactly_one_tier_per_featured_user(tiers):

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import hyp2f1
 
 log = logging.getLogger(__name__)
 
@@ -376,3 +377,20 @@ def as_horizon(t: Any) -> np.ndarray:
 
 def scalar_or_array(values: np.ndarray) -> float | np.ndarray:
     return float(values) if np.ndim(values) == 0 else values
+
+
+def hyp2f1_times_power(a: Any, b: Any, c: Any, z: Any, k: Any) -> np.ndarray:
+    """2F1(a, b; c; z) * (1 - z) ** k, the shape of the BG/NBD and MBG/NBD expectations.
+
+    Computed in logs with the sign kept, because 2F1 is negative when c < 0
+    (BG/NBD with a + b < 1 and frequency 0, which taking its log turned into NaN
+    in lifetimes); where 2F1 overflows, Euler's transformation
+    2F1(a, b; c; z) = (1 - z) ** (c - a - b) * 2F1(c - a, c - b; c; z) is used instead.
+    """
+    with np.errstate(all="ignore"):
+        log_rest = np.log1p(-np.asarray(z, dtype=float))
+        direct = hyp2f1(a, b, c, z)
+        euler = hyp2f1(c - a, c - b, c, z)
+        via_direct = np.sign(direct) * np.exp(np.log(np.abs(direct)) + k * log_rest)
+        via_euler = np.sign(euler) * np.exp(np.log(np.abs(euler)) + (c - a - b + k) * log_rest)
+    return np.where(np.isfinite(direct), via_direct, via_euler)

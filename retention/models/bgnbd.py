@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln
 
-from retention.models.base import PurchaseModel, RFMData, as_horizon, scalar_or_array
+from retention.models.base import (
+    PurchaseModel,
+    RFMData,
+    as_horizon,
+    hyp2f1_times_power,
+    scalar_or_array,
+)
 
 
 class BetaGeoModel(PurchaseModel):
@@ -91,17 +97,9 @@ class BetaGeoModel(PurchaseModel):
         x, t_x, age = self._predict_inputs(frequency, recency, T)
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
-        _a, _b, _c = r + x, b + x, a + b + x - 1
         z = t / (alpha + age + t)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ln_hyp = np.log(hyp2f1(_a, _b, _c, z))
-            # where 2F1 overflows, Euler's transformation gives the same value
-            ln_hyp_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
-        ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
-        given_alive = (a + b + x - 1) / (a - 1)
-        given_alive = given_alive * (
-            1 - np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + t + age)))
-        )
+        hyp_term = hyp2f1_times_power(r + x, b + x, a + b + x - 1, z, r + x)
+        given_alive = (a + b + x - 1) / (a - 1) * (1 - hyp_term)
         odds_dead = (
             (x > 0) * (a / (b + np.maximum(x, 1) - 1)) * ((alpha + age) / (alpha + t_x)) ** (r + x)
         )
@@ -114,5 +112,5 @@ class BetaGeoModel(PurchaseModel):
         """Equation (9) of Fader, Hardie & Lee (2005): E[X(t)] for a new user."""
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
-        hyp = hyp2f1(r, b, a + b - 1, t / (alpha + t))
-        return scalar_or_array((a + b - 1) / (a - 1) * (1 - hyp * (alpha / (alpha + t)) ** r))
+        hyp_term = hyp2f1_times_power(r, b, a + b - 1, t / (alpha + t), r)
+        return scalar_or_array((a + b - 1) / (a - 1) * (1 - hyp_term))

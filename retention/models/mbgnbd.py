@@ -10,9 +10,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln
 
-from retention.models.base import PurchaseModel, RFMData, as_horizon, scalar_or_array
+from retention.models.base import (
+    PurchaseModel,
+    RFMData,
+    as_horizon,
+    hyp2f1_times_power,
+    scalar_or_array,
+)
 
 
 class ModifiedBetaGeoModel(PurchaseModel):
@@ -60,15 +66,13 @@ class ModifiedBetaGeoModel(PurchaseModel):
         x, t_x, age = self._predict_inputs(frequency, recency, T)
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
-        hyp = hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + age + t))
-        given_alive = (
-            (a + b + x) / (a - 1) * (1 - hyp * ((alpha + age) / (alpha + t + age)) ** (r + x))
-        )
+        hyp_term = hyp2f1_times_power(r + x, b + x + 1, a + b + x, t / (alpha + age + t), r + x)
+        given_alive = (a + b + x) / (a - 1) * (1 - hyp_term)
         return given_alive * self.p_alive(x, t_x, age)
 
     def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
         """E[X(t)] for a user who just made their first purchase."""
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
-        hyp = hyp2f1(r, b + 1, a + b, t / (alpha + t))
-        return scalar_or_array(b / (a - 1) * (1 - hyp * (alpha / (alpha + t)) ** r))
+        hyp_term = hyp2f1_times_power(r, b + 1, a + b, t / (alpha + t), r)
+        return scalar_or_array(b / (a - 1) * (1 - hyp_term))

@@ -19,10 +19,12 @@ differentiated exactly).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.integrate import quad
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from retention.models.base import (
@@ -34,6 +36,9 @@ from retention.models.base import (
 )
 
 _STEP = 1e-5  # relative step for the central differences of log 2F1
+# Most 2F1 failures per likelihood evaluation to repair by quadrature while fitting;
+# beyond this the optimiser is far off in parameter space and gets +inf instead.
+_FIT_QUADRATURE = 200
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,13 @@ class _ParetoData(RFMData):
     age_index: np.ndarray  # row -> pair of (x, T)
 
 
-def _log_j(params: np.ndarray, x: np.ndarray, y: np.ndarray, with_grad: bool = True):
+def _log_j(
+    params: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    with_grad: bool = True,
+    max_quadrature: float = _FIT_QUADRATURE,
+):
     """log J(y) for arrays x, y and, if asked, its gradient in (r, alpha, s, beta).
 
     J is lifetimes' 2F1 (branch chosen by whether alpha < beta) after Euler's
@@ -56,16 +67,13 @@ def _log_j(params: np.ndarray, x: np.ndarray, y: np.ndarray, with_grad: bool = T
     r, alpha, s, beta = params
     rsx = r + s + x
     alpha_below_beta = alpha < beta
-
-    def log_f(p: np.ndarray) -> np.ndarray:
-        r_, a_, s_, b_ = p
-        if alpha_below_beta:
-            return np.log(hyp2f1(1.0, s_ + 1, r_ + s_ + x + 1, (b_ - a_) / (b_ + y)))
-        return np.log(hyp2f1(1.0, r_ + x, r_ + s_ + x + 1, (a_ - b_) / (a_ + y)))
-
     # J's power factors: (alpha + y)^-(r + x - 1) (beta + y)^-(s + 1) on the first
     # branch, (alpha + y)^-(r + x) (beta + y)^-s on the second
     shift = 1.0 if alpha_below_beta else 0.0
+
+    def log_f(p: np.ndarray) -> np.ndarray:
+        return _log_f(p, x, y, alpha_below_beta, max_quadrature)
+
     log_alpha_y, log_beta_y = np.log(alpha + y), np.log(beta + y)
     value = log_f(params) - np.log(rsx) - (r + x - shift) * log_alpha_y
     value -= (s + shift) * log_beta_y
@@ -82,6 +90,44 @@ def _log_j(params: np.ndarray, x: np.ndarray, y: np.ndarray, with_grad: bool = T
     grad[2] -= 1 / rsx + log_beta_y
     grad[3] -= (s + shift) / (beta + y)
     return value, grad
+
+
+def _log_f(
+    params: np.ndarray, x: np.ndarray, y: np.ndarray, alpha_below_beta: bool, max_quadrature: float
+) -> np.ndarray:
+    """log of J's 2F1 factor; where scipy's 2F1 fails, J by quadrature over its factors."""
+    r, alpha, s, beta = params
+    if alpha_below_beta:
+        out = np.log(hyp2f1(1.0, s + 1, r + s + x + 1, (beta - alpha) / (beta + y)))
+    else:
+        out = np.log(hyp2f1(1.0, r + x, r + s + x + 1, (alpha - beta) / (alpha + y)))
+    failed = np.flatnonzero(~np.isfinite(out))
+    if 0 < len(failed) <= max_quadrature:
+        shift = 1.0 if alpha_below_beta else 0.0
+        xf, yf = x[failed], y[failed]
+        log_j = [
+            _log_j_by_quadrature(r + xi, s + 1, alpha, beta, yi)
+            for xi, yi in zip(xf, yf, strict=True)
+        ]
+        out[failed] = log_j + np.log(r + s + xf) + (r + xf - shift) * np.log(alpha + yf)
+        out[failed] += (s + shift) * np.log(beta + yf)
+    return out
+
+
+def _log_j_by_quadrature(p: float, q: float, alpha: float, beta: float, y: float) -> float:
+    """log of J = integral from y to inf of (alpha + u)^-p (beta + u)^-q du, by
+    adaptive quadrature: the fallback where scipy's 2F1 returns NaN (frequencies in
+    the hundreds with alpha >> beta). With alpha + u = (alpha + y) e^v the
+    integrand is exp(-(p - 1) v) (1 + kappa (e^v - 1))^-q on v in (0, inf)."""
+    kappa = (alpha + y) / (beta + y)
+
+    def integrand(v: float) -> float:
+        return np.exp(-(p - 1) * v - q * np.log1p(kappa * np.expm1(v)))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        integral = quad(integrand, 0, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0]
+    return float(np.log(integral) + (1 - p) * np.log(alpha + y) - q * np.log(beta + y))
 
 
 class ParetoNBDModel(PurchaseModel):
@@ -157,7 +203,7 @@ class ParetoNBDModel(PurchaseModel):
         params = np.array(self._param_values())
         d = self._prepare(x.ravel(), t_x.ravel(), age.ravel())
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_j, _ = _log_j(params, d.pair_x, d.pair_y, with_grad=False)
+            log_j, _ = _log_j(params, d.pair_x, d.pair_y, with_grad=False, max_quadrature=np.inf)
             alive, dropped, _ = self._branches(params, d, log_j)
         return expit(alive - dropped).reshape(x.shape)
 

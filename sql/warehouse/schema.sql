@@ -135,6 +135,19 @@ create table if not exists user_tiers (
     reason varchar not null           -- the rule that matched and the values it saw
 );
 
+create table if not exists evaluations (
+    evaluation_id bigint not null,    -- one per `retention evaluate`
+    created_at timestamp not null,
+    pipeline varchar not null,
+    as_of date not null,              -- scores computed with data up to this day
+    horizon_days integer not null,    -- outcomes measured over the next horizon_days
+    product_id varchar not null,
+    section varchar not null,         -- tier | frequency_bucket | purchase_model
+    label varchar not null,           -- the tier, the bucket (0..6, 7+), or "all"
+    metric varchar not null,          -- users, share_active, revenue_per_user, auc_p_alive, ...
+    value double
+);
+
 create or replace view published_run as
 select run_id, pipeline, as_of, finished_at
 from runs

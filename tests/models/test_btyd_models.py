@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+from scipy.integrate import quad
+from scipy.special import beta as beta_fn
 
 from retention.models import (
     PURCHASE_MODELS,
@@ -170,6 +172,45 @@ def test_bgnbd_correction_lets_one_time_buyers_be_dead(fitted):
     np.testing.assert_allclose(
         ours.expected_purchases(52, zeros, zeros, age), alive * given_alive, rtol=1e-12
     )
+
+
+def test_bgnbd_expectation_when_a_plus_b_is_below_1():
+    """2F1 is negative here (c = a + b - 1 < 0 for frequency 0); lifetimes takes its
+    log and returns NaN. Check against the defining integral over the dropout
+    probability p: E = int (1 - ((alpha + T) / (alpha + T + p t)) ** r) / p dBeta(p)."""
+    model = BetaGeoModel(one_time_buyer_correction=False)
+    model.params_ = {"r": 0.3945, "alpha": 58.23, "a": 0.235, "b": 0.7048}  # the sample's shop
+    r, alpha, a, b = model.params_.values()
+    for age, t in [(54.0, 30.0), (300.0, 365.0), (1.0, 1.0)]:
+
+        def integrand(p, age=age, t=t):
+            p = max(p, 1e-300)
+            return -np.expm1(-r * np.log1p(p * t / (alpha + age))) / p / beta_fn(a, b)
+
+        exact = quad(integrand, 0, 1, weight="alg", wvar=(a - 1, b - 1), epsrel=1e-11)[0]
+        assert model.expected_purchases(t, 0, 0.0, age) == pytest.approx(exact, rel=1e-8)
+
+
+def test_pareto_nbd_p_alive_where_scipy_hyp2f1_fails():
+    """Frequencies in the hundreds with alpha >> beta make scipy's 2F1 return NaN
+    (lifetimes too); J is then integrated numerically. Check p_alive against the
+    defining integral J(y) = int_y^inf (alpha + u)^-(r + x) (beta + u)^-(s + 1) du."""
+    model = ParetoNBDModel()
+    model.params_ = {"r": 26.983, "alpha": 259.699, "s": 0.019, "beta": 0.193}
+    r, alpha, s, beta = model.params_.values()
+    x, recency, age = 213.0, 0.6, 100.0
+    scale = (r + x) * np.log(alpha + recency) + (s + 1) * np.log(beta + recency)
+
+    def j(y):  # J times exp(scale), to stay within floating point
+        def integrand(u):
+            return np.exp(scale - (r + x) * np.log(alpha + u) - (s + 1) * np.log(beta + u))
+
+        return quad(integrand, y, np.inf, epsabs=0, epsrel=1e-12, limit=500)[0]
+
+    alive = np.exp(scale - (r + x) * np.log(alpha + age) - s * np.log(beta + age))
+    expected = alive / (alive + s * (j(recency) - j(age)))
+    assert model.p_alive(x, recency, age) == pytest.approx(expected, rel=1e-8)
+    assert 0 < expected < 1e-3
 
 
 # --- speed, convergence and input checks ---------------------------------------------

@@ -1,0 +1,11 @@
+-- tier_outcomes: per product and tier, what its users did next.
+-- grain: one row per (product_id, tier). inputs: user_outcomes.
+select
+    product_id,
+    tier,
+    count(*) as users,
+    avg(case when is_active then 1.0 else 0.0 end) as share_active,
+    avg(purchases) as purchases_per_user,
+    avg(revenue) as revenue_per_user
+from user_outcomes
+group by product_id, tier
