@@ -128,6 +128,58 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     click.echo(format_evaluation(result))
 
 
+@main.command(name="export")
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--playbook", help="Only this playbook's files.")
+@click.option("--channel", type=click.Choice(["email", "sms", "call"]), help="Only this channel.")
+@output_options
+def export_command(pipeline: Path, playbook: str | None, channel: str | None) -> None:
+    """Write the published run's campaign files again (idempotent: sends are not doubled).
+
+    \b
+    Example:
+      retention export pipelines/sample.toml --playbook win_back --channel email
+    """
+    from retention.config import load_pipeline
+    from retention.export_command import export_published
+
+    folder, manifest = export_published(load_pipeline(pipeline), playbook, channel)
+    for entry in manifest["files"]:
+        click.echo(f"{folder / entry['file']}: {entry['rows']:,} rows")
+    click.echo(f"manifest: {folder / 'manifest.json'}")
+
+
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--run", "run_id", type=int, required=True, help="The run whose campaigns to measure."
+)
+@click.option("--horizon", default="30D", show_default=True, help="Outcome window: 30D or 4W.")
+@output_options
+def uplift(pipeline: Path, run_id: int, horizon: str) -> None:
+    """Compare sent and holdout users of each playbook of a run over --horizon.
+
+    \b
+    Example:
+      retention uplift pipelines/sample.toml --run 12 --horizon 30D
+    """
+    from retention.config import load_pipeline
+    from retention.evaluate import parse_horizon
+    from retention.uplift import measure_uplift
+
+    results = measure_uplift(load_pipeline(pipeline), run_id, parse_horizon(horizon))
+    click.echo(
+        f"{'playbook':<22}{'metric':<11}{'sent':>8}{'holdout':>9}{'sent':>9}{'holdout':>9}"
+        f"{'diff':>9}{'95% interval':>22}{'lift':>8}"
+    )
+    for row in results.itertuples():
+        click.echo(
+            f"{row.playbook:<22}{row.metric:<11}{row.sent_users:>8,}{row.holdout_users:>9,}"
+            f"{row.sent_value:>9.3f}{row.holdout_value:>9.3f}{row.difference:>9.3f}"
+            f"  [{row.ci_lower:>8.3f}, {row.ci_upper:>8.3f}]{row.relative_lift:>8.1%}"
+        )
+
+
 @main.command()
 @click.option(
     "--out",
@@ -210,6 +262,19 @@ def _print_summary(result: RunResult) -> None:
         by_tier = result.tiers_per_product[product]
         tiers = ", ".join(f"{tier} {by_tier[tier]:,}" for tier in TIERS if tier in by_tier)
         click.echo(f"users in {product}: {users:,} ({tiers})")
+    for playbook, outcomes in result.assignments.items():
+        sent, held = outcomes.get("sent", 0), outcomes.get("holdout", 0)
+        others = ", ".join(
+            f"{reason} {users:,}"
+            for reason, users in outcomes.items()
+            if reason not in ("sent", "holdout")
+        )
+        click.echo(
+            f"playbook {playbook}: sent {sent:,}, holdout {held:,}"
+            + (f", suppressed: {others}" if others else "")
+        )
+    if result.export_dir:
+        click.echo(f"exports:   {result.export_dir}")
     click.echo(f"warehouse: {result.warehouse}")
     click.echo(
         f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'

@@ -29,8 +29,10 @@ from retention.config_fields import (
     text,
     timezone_name,
 )
+from retention.config_playbooks import ExportSettings, parse_exports, parse_playbooks
 from retention.config_scores import ScoreSettings, parse_score_settings
 from retention.errors import ConfigError
+from retention.policies import Playbook
 
 # Canonical event types: every source value is mapped onto one of these (or `other`).
 EVENT_TYPES = ("purchase", "refund", "visit", "page_view", "signup")
@@ -74,7 +76,18 @@ VALIDATION_FIELDS = {
 FEATURES_FIELDS = {
     "session_gap_minutes": Field(integer_between(1, 24 * 60), default=30),
 }
-TOP_LEVEL = ("run", "source", "validation", "features", "scores", "survival", "rfm", "tiers")
+TOP_LEVEL = (
+    "run",
+    "source",
+    "validation",
+    "features",
+    "scores",
+    "survival",
+    "rfm",
+    "tiers",
+    "playbooks",
+    "exports",
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,8 @@ class Pipeline:
     min_event_time: dt.date
     session_gap_minutes: int
     scores: ScoreSettings
+    playbooks: tuple[Playbook, ...]
+    exports: ExportSettings
 
     def with_overrides(
         self,
@@ -180,6 +195,8 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         min_event_time=validation["min_event_time"],
         session_gap_minutes=features["session_gap_minutes"],
         scores=parse_score_settings(top, name),
+        playbooks=parse_playbooks(top.get("playbooks"), name),
+        exports=parse_exports(top, name),
     )
 
 

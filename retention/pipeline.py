@@ -18,8 +18,17 @@ from pathlib import Path
 import duckdb
 
 from retention.config import Pipeline
+from retention.contacts import load_contacts
 from retention.errors import RetentionError
+from retention.exports import (
+    commit_export,
+    discard_export,
+    discard_unpublished_exports,
+    prepare_export,
+    record_sends,
+)
 from retention.features import build_features
+from retention.playbooks import assignment_counts, build_assignments
 from retention.policy_check import check_policies
 from retention.scores import build_scores
 from retention.staging import StagingCounts, check_reject_ratio, stage_events
@@ -38,6 +47,8 @@ class RunResult:
     tiers_per_product: dict[str, dict[str, int]]
     warehouse: Path
     seconds: float
+    assignments: dict[str, dict[str, int]]  # playbook -> outcome (sent, holdout, reason) -> users
+    export_dir: Path | None
 
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
@@ -50,11 +61,16 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         run_id = start_run(con, pipeline.path)
         log.info("run %d of %s", run_id, pipeline.path.name)
         try:
-            counts = _run_stages(con, pipeline, run_id)
+            counts, prepared = _run_stages(con, pipeline, run_id)
         except BaseException as exc:
+            discard_unpublished_exports(pipeline.run.exports, run_id)
             fail_run(con, run_id, _describe(exc))
             raise
+        export_dir = commit_export(prepared) if prepared.manifest["files"] else None
+        if export_dir is None:
+            discard_export(prepared)
         users, tiers = _tier_counts(con, run_id)
+        assignments = assignment_counts(con, run_id)
     return RunResult(
         run_id,
         counts.as_of,
@@ -63,6 +79,8 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         tiers,
         pipeline.run.warehouse,
         time.perf_counter() - started,
+        assignments,
+        export_dir,
     )
 
 
@@ -79,7 +97,8 @@ def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int):
     return {product: sum(by_tier.values()) for product, by_tier in tiers.items()}, tiers
 
 
-def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
+def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int):
+    """Every stage up to publishing; returns the staging counts and the unpublished export."""
     with _stage(con, run_id, "staging") as rows:
         counts = stage_events(con, pipeline, run_id)
         rows.append(counts.rows_staged)
@@ -100,6 +119,13 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         rows.append(build_scores(con, pipeline, run_id, counts.as_of))
     with _stage(con, run_id, "tiers") as rows:
         rows.append(build_tiers(con, pipeline, run_id))
+    with _stage(con, run_id, "contacts") as rows:
+        rows.append(_load_contacts(con, pipeline, run_id))
+    with _stage(con, run_id, "assignments") as rows:
+        rows.append(build_assignments(con, pipeline, run_id, counts.as_of))
+    with _stage(con, run_id, "exports") as rows:
+        prepared = prepare_export(con, pipeline, run_id, counts.as_of)
+        rows.append(record_sends(con, prepared, run_id))
     products = con.execute(
         "SELECT count(DISTINCT product_id) FROM user_features WHERE run_id = $run_id",
         {"run_id": run_id},
@@ -116,7 +142,22 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         users=users,
         products=products,
     )
-    return counts
+    return counts, prepared
+
+
+def _load_contacts(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> int:
+    if pipeline.contacts is None:
+        log.info("  no [source.contacts]: nobody can be contacted")
+        return 0
+    counts = load_contacts(con, pipeline.contacts, run_id, pipeline.exports.allow_non_ascii_local)
+    log.info(
+        "  %s contact rows, %s users; %s valid emails, %s valid phones",
+        f"{counts.rows_read:,}",
+        f"{counts.users:,}",
+        f"{counts.valid_emails:,}",
+        f"{counts.valid_phones:,}",
+    )
+    return counts.users
 
 
 @contextlib.contextmanager

@@ -68,3 +68,87 @@ DEFAULT_TIERS = (
     # Quiet for 30 to 90 days but both models still think they are around.
     Rule("valid", "true"),
 )
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """A re-engagement play: who gets it, through which channels, with what offer."""
+
+    name: str
+    tiers: tuple[str, ...]
+    filter: str | None
+    channels: tuple[str, ...]  # in order of preference: email, sms, call
+    holdout_share: float
+    priority: int  # the highest matching priority wins
+    offer: tuple[tuple[str, str], ...] = ()
+
+
+# The built-in catalogue (DESIGN.md's plays). junk never gets a playbook.
+DEFAULT_PLAYBOOKS = (
+    Playbook(
+        "vip_service",
+        ("core",),
+        None,
+        ("call", "email"),
+        0.05,
+        50,
+        (
+            ("perk", "dedicated account manager, early access, extra points"),
+            ("template_id", "vip-service"),
+        ),
+    ),
+    Playbook(
+        "activity_events",
+        ("active",),
+        None,
+        ("email", "sms"),
+        0.1,
+        40,
+        (("perk", "double points this week"), ("template_id", "activity-events")),
+    ),
+    Playbook(
+        "win_back",
+        ("at_risk",),
+        None,
+        ("email", "sms"),
+        0.1,
+        30,
+        (("offer_code", "COMEBACK15"), ("template_id", "win-back")),
+    ),
+    Playbook(
+        "first_purchase_perk",
+        ("valid",),
+        "purchases = 0",
+        ("email", "sms"),
+        0.1,
+        25,
+        (("offer_code", "FIRST10"), ("template_id", "first-purchase")),
+    ),
+    Playbook(
+        "reason_to_return",
+        ("valid",),
+        None,
+        ("email", "sms"),
+        0.1,
+        20,
+        (("template_id", "hot-topics-digest"),),
+    ),
+    Playbook(
+        "onboarding",
+        ("new",),
+        None,
+        ("email",),
+        0.1,
+        10,
+        (("template_id", "onboarding-series"),),
+    ),
+    Playbook(
+        "reactivation",
+        ("churned",),
+        "days_since_last_seen < 365",
+        ("email",),
+        0.1,
+        0,
+        (("template_id", "low-frequency-reactivation"),),
+    ),
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from retention.config import Pipeline
+from retention.playbooks import check_playbook_filters
 from retention.rules import check_rules
 from retention.scores import add_horizon_columns, build_rfm
 from retention.sqlfiles import run_sql
@@ -30,3 +31,4 @@ def check_policies(pipeline: Pipeline) -> None:
         run_sql(con, "tiers/tier_inputs.sql", params, prefix="CREATE TEMP TABLE tier_inputs AS")
         relation = add_thresholds(con, pipeline, "tier_inputs")
         check_rules(con, relation, pipeline.scores.tiers, f"{name}: [[tiers]]")
+        check_playbook_filters(con, pipeline, f"{name}: [[playbooks]] filter of")

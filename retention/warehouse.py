@@ -59,6 +59,7 @@ def open_warehouse(
         con.begin()
         run_sql(con, "warehouse/schema.sql", {})
         run_sql(con, "warehouse/survival_schema.sql", {})
+        run_sql(con, "warehouse/contacts_schema.sql", {})
         con.commit()
         yield con
     finally:

@@ -60,8 +60,8 @@ CASES = [
     ),
     (
         VALID + "\n[extra]\nx = 1\n",
-        'unknown key "extra"; allowed keys are: features, rfm, run, scores, source, survival, '
-        "tiers, validation",
+        'unknown key "extra"; allowed keys are: exports, features, playbooks, rfm, run, scores, '
+        "source, survival, tiers, validation",
     ),
     (
         VALID.replace('as_of = "2024-06-30"', 'as_of = "yesterday"'),

@@ -33,8 +33,16 @@ def test_successful_run_is_published_with_its_counts(run):
         2,
     )
     stages = query(warehouse, "SELECT stage, rows FROM run_stages ORDER BY started_at")
-    assert list(stages.stage) == ["staging", "features", "scores", "tiers"]
-    assert list(stages.rows) == [11, 3, 3, 3]
+    assert list(stages.stage) == [
+        "staging",
+        "features",
+        "scores",
+        "tiers",
+        "contacts",
+        "assignments",
+        "exports",
+    ]
+    assert list(stages.rows) == [11, 3, 3, 3, 0, 3, 0]  # no contacts source: nobody exported
     assert published(warehouse) == [result.run_id]
 
 

@@ -83,10 +83,8 @@ class BetaGeoModel(PurchaseModel):
         """P(alive | history); for frequency 0 see the class docstring."""
         x, t_x, age = self._predict_inputs(frequency, recency, T)
         r, alpha, a, b = self._param_values()
-        with np.errstate(divide="ignore"):
-            log_odds_dead = (r + x) * np.log((alpha + age) / (alpha + t_x)) + np.log(
-                a / (b + np.maximum(x, 1) - 1)
-            )
+        log_odds_dead = (r + x) * np.log((alpha + age) / (alpha + t_x))
+        log_odds_dead += np.log(a / (b + np.maximum(x, 1) - 1))
         alive = expit(-log_odds_dead)
         if self.one_time_buyer_correction:
             return alive

@@ -11,10 +11,11 @@ The likelihood is written with J(y) = integral from y to infinity of
 (alpha + u) ** -(r + x) * (beta + u) ** -(s + 1) du, so that
 L = Gamma(r + x) alpha^r beta^s / Gamma(r) *
     [(alpha + T) ** -(r + x) * (beta + T) ** -s + s * (J(t_x) - J(T))],
-and lifetimes' A_0 equals (r + s + x) * (J(t_x) - J(T)). J is a 2F1 that
-depends on (x, y) only, so it is computed once per distinct pair; its parameter
-derivatives come from central differences of log 2F1 (the power factors are
-differentiated exactly).
+and lifetimes' A_0 equals (r + s + x) * (J(t_x) - J(T)). J depends on (x, y)
+only, so it is computed once per distinct pair: as lifetimes' 2F1 after Euler's
+transformation (which cannot overflow), or by numerical quadrature where scipy's
+2F1 returns NaN. Its parameter derivatives come from central differences of the
+2F1 factor; the power factors are differentiated exactly.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from retention.models.base import (
 _STEP = 1e-5  # relative step for the central differences of log 2F1
 # Most 2F1 failures per likelihood evaluation to repair by quadrature while fitting;
 # beyond this the optimiser is far off in parameter space and gets +inf instead.
-_FIT_QUADRATURE = 200
+_FIT_QUADRATURE = 20
 
 
 @dataclass(frozen=True)
@@ -144,9 +145,6 @@ class ParetoNBDModel(PurchaseModel):
     name: ClassVar[str] = "pareto_nbd"
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     time_params: ClassVar[tuple[str, ...]] = ("alpha", "beta")
-
-    def _initial_params(self, rate: float) -> np.ndarray:
-        return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
     def _prepare(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> _ParetoData:
         base = super()._prepare(x, t_x, T)

@@ -148,6 +148,46 @@ create table if not exists evaluations (
     value double
 );
 
+create table if not exists playbook_assignments (
+    run_id bigint not null,
+    product_id varchar not null,
+    user_id varchar not null,
+    tier varchar not null,
+    playbook varchar,                 -- NULL for junk users and users no playbook serves
+    channel varchar,                  -- email | sms | call; holdout users keep the one they would get
+    holdout boolean not null,
+    suppressed_reason varchar         -- NULL = exported; else junk, no_playbook, holdout, no_contact,
+                                      -- invalid_email, invalid_phone, no_email_consent,
+                                      -- no_sms_consent, frequency_cap
+);
+
+create table if not exists sends (
+    run_id bigint not null,
+    product_id varchar not null,
+    user_id varchar not null,
+    playbook varchar not null,
+    channel varchar not null,
+    sent_on date not null,            -- the run's as_of: the day the contact counts for
+    exported_at timestamp not null,
+    file varchar not null             -- export folder of the run, inside the exports folder
+);
+
+create table if not exists uplift_results (
+    run_id bigint not null,           -- the run whose campaigns are measured
+    measured_at timestamp not null,
+    horizon_days integer not null,
+    playbook varchar not null,
+    metric varchar not null,          -- active (share), purchases, revenue (per user)
+    sent_users bigint,
+    holdout_users bigint,
+    sent_value double,
+    holdout_value double,
+    difference double,                -- sent - holdout
+    ci_lower double,                  -- 95% interval of the difference
+    ci_upper double,
+    relative_lift double              -- difference / holdout value
+);
+
 create or replace view published_run as
 select run_id, pipeline, as_of, finished_at
 from runs
@@ -214,3 +254,8 @@ from latest
 full outer join previous
     on latest.product_id = previous.product_id and latest.user_id = previous.user_id
 group by all;
+
+create or replace view latest_assignments as
+select playbook_assignments.*
+from playbook_assignments
+inner join published_run using (run_id);

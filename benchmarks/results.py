@@ -1,0 +1,114 @@
+"""Medians over repeats, the ratios the project tracks, and the result files.
+
+A result file (`<date>-<size>.json`) holds every run of every contender at one
+size, their medians, the ratios, and the machine they ran on:
+
+- btyd_speedup: baseline BTYD steps (summary, rfm, fits, p_alive, expected,
+  clv; not load) / retention's `features` + `scores` stages;
+- run_speedup: whole baseline process / whole `retention run` process;
+- features_vs_floor: retention's `features` stage / the floor process
+  (and / the floor's query alone);
+- params: max relative difference of the BG/NBD and Gamma-Gamma parameters,
+  |retention - baseline| / |baseline|, per product and model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from contenders import COMPARED_PARAMS
+from measure import median
+
+#: Per-run numbers whose median is taken; nested dicts are taken per key.
+MEDIAN_KEYS = (
+    "wall_seconds",
+    "max_rss_bytes",
+    "btyd_seconds",
+    "features_scores_seconds",
+    "query_seconds",
+    "steps",
+    "stages",
+)
+
+
+def summarise(attempts: list[dict]) -> dict:
+    """Every run as recorded, how many succeeded, and the medians of the successful ones."""
+    ok = [a for a in attempts if "error" not in a]
+    medians: dict = {}
+    for key in MEDIAN_KEYS:
+        values = [a[key] for a in ok if key in a]
+        if not values:
+            continue
+        if isinstance(values[0], dict):
+            medians[key] = {k: median([v[k] for v in values if k in v]) for k in values[0]}
+        else:
+            medians[key] = median(values)
+    summary = {"n": len(ok), "runs": attempts, "median": medians}
+    if ok:
+        summary["peak_rss_bytes"] = max(a["max_rss_bytes"] for a in ok)
+        if "params" in ok[0]:
+            summary["params"] = ok[0]["params"]
+    return summary
+
+
+def ratios(contenders: dict[str, dict]) -> dict:
+    base = contenders.get("baseline", {}).get("median", {})
+    ours = contenders.get("retention", {}).get("median", {})
+    floor = contenders.get("floor", {}).get("median", {})
+    features = ours.get("stages", {}).get("features")
+    return {
+        "btyd_speedup": _ratio(base.get("btyd_seconds"), ours.get("features_scores_seconds")),
+        "run_speedup": _ratio(base.get("wall_seconds"), ours.get("wall_seconds")),
+        "features_vs_floor": _ratio(features, floor.get("wall_seconds")),
+        "features_vs_floor_query": _ratio(features, floor.get("query_seconds")),
+        "params": param_agreement(
+            contenders.get("baseline", {}).get("params", {}),
+            contenders.get("retention", {}).get("params", {}),
+        ),
+    }
+
+
+def param_agreement(baseline: dict, ours: dict) -> dict:
+    """Per product and model: the largest relative difference and the parameter it is in."""
+    out: dict = {}
+    for product in sorted(set(baseline) & set(ours)):
+        for model, names in COMPARED_PARAMS.items():
+            theirs = baseline[product].get(model) or {}
+            mine = ours[product].get(model) or {}
+            diffs = {
+                n: abs(mine[n] - theirs[n]) / abs(theirs[n])
+                for n in names
+                if mine.get(n) is not None and theirs.get(n)
+            }
+            if diffs:
+                worst = max(diffs, key=diffs.get)
+                out.setdefault(product, {})[model] = {
+                    "max_rel_diff": diffs[worst],
+                    "param": worst,
+                    "baseline": theirs,
+                    "retention": mine,
+                }
+    return out
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def write_result(out_dir: Path, result: dict) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{result['date']}-{result['size']}.json"
+    path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def latest_results(out_dir: Path) -> list[dict]:
+    """The newest result per size, smallest size first."""
+    by_size: dict[str, dict] = {}
+    for path in sorted(out_dir.glob("*.json")):
+        result = json.loads(path.read_text())
+        by_size[result["size"]] = result
+    return sorted(by_size.values(), key=lambda r: r["dataset"]["event_rows"])

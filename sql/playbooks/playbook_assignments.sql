@@ -1,0 +1,108 @@
+-- playbook_assignments: per user, the playbook, the channel, holdout, and for
+-- everyone not sent, why. Checks in this order: junk (never contacted),
+-- no_playbook, holdout (decided before contactability, so holdout and sent
+-- users are comparable; holdout users keep the channel they would have got),
+-- the channel (first channel of the playbook the user can legally be reached
+-- on; if none, the reason of the most preferred channel), frequency_cap.
+-- Holdout: md5(salt, playbook, user_id) as a number in [0, 1) below the
+-- playbook's share, so a user stays in or out across runs.
+-- Frequency cap: sends to the same user_id (any product, any playbook) on the
+-- days [as_of - window_days, as_of) - sends of the same as_of day do not
+-- count, so a rerun of the same day is not capped by itself.
+-- grain: one row per (product_id, user_id) of user_tiers.
+-- inputs: user_tiers, user_playbook (temp: product_id, user_id, playbook),
+-- playbook_channels (temp: playbook, channel, position, holdout_share),
+-- contacts, sends. params: $run_id, $as_of, $salt, $max_contacts, $window_days
+with tiers as (
+    select product_id, user_id, tier from user_tiers where run_id = $run_id
+),
+
+chosen as (
+    select tiers.*, user_playbook.playbook
+    from tiers
+    left join user_playbook
+        on tiers.product_id = user_playbook.product_id and tiers.user_id = user_playbook.user_id
+),
+
+held_out as (
+    select
+        chosen.*,
+        coalesce(
+            ('0x' || left(md5($salt || chr(31) || chosen.playbook || chr(31) || chosen.user_id), 13))
+                ::bigint / 4503599627370496.0
+            < shares.holdout_share,
+            false
+        ) as holdout
+    from chosen
+    left join (select distinct playbook, holdout_share from playbook_channels) as shares
+        on chosen.playbook = shares.playbook
+),
+
+reachability as (
+    select
+        held_out.product_id,
+        held_out.user_id,
+        playbook_channels.channel,
+        playbook_channels.position,
+        case
+            when contacts.user_id is null then 'no_contact'
+            when playbook_channels.channel = 'email' then case
+                when contacts.email_status = 'missing' then 'no_contact'
+                when contacts.email_status <> 'valid' then 'invalid_email'
+                when not contacts.email_opt_in or contacts.email_shared_opt_out
+                    then 'no_email_consent'
+            end
+            else case
+                when contacts.phone_status = 'missing' then 'no_contact'
+                when contacts.phone_status <> 'valid' then 'invalid_phone'
+                when not contacts.sms_opt_in or contacts.phone_shared_opt_out
+                    then 'no_sms_consent'
+            end
+        end as channel_problem
+    from held_out
+    inner join playbook_channels on held_out.playbook = playbook_channels.playbook
+    left join contacts on contacts.run_id = $run_id and held_out.user_id = contacts.user_id
+),
+
+channel_choice as (
+    select
+        product_id,
+        user_id,
+        arg_min(channel, position) filter (where channel_problem is null) as channel,
+        arg_min(channel_problem, position) as first_problem
+    from reachability
+    group by product_id, user_id
+),
+
+recent_sends as (
+    select user_id, count(*) as contacts
+    from sends
+    where sent_on >= $as_of::date - $window_days and sent_on < $as_of::date
+    group by user_id
+),
+
+final as (
+    select
+        $run_id as run_id,
+        held_out.product_id,
+        held_out.user_id,
+        held_out.tier,
+        held_out.playbook,
+        channel_choice.channel,
+        held_out.holdout,
+        case
+            when held_out.tier = 'junk' then 'junk'
+            when held_out.playbook is null then 'no_playbook'
+            when held_out.holdout then 'holdout'
+            when channel_choice.channel is null then channel_choice.first_problem
+            when $max_contacts > 0 and coalesce(recent_sends.contacts, 0) >= $max_contacts
+                then 'frequency_cap'
+        end as suppressed_reason
+    from held_out
+    left join channel_choice
+        on held_out.product_id = channel_choice.product_id
+        and held_out.user_id = channel_choice.user_id
+    left join recent_sends on held_out.user_id = recent_sends.user_id
+)
+
+select * from final
