@@ -52,14 +52,16 @@ def _ram_bytes() -> int | None:
 
 
 def _git_commit(repo: Path) -> str | None:
+    """The short commit, with "+dirty" when tracked files have uncommitted changes."""
+    commit = _git(repo, "rev-parse", "--short", "HEAD")
+    if commit and _git(repo, "status", "--porcelain", "--untracked-files=no"):
+        commit += "+dirty"
+    return commit
+
+
+def _git(repo: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip() or None

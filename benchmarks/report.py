@@ -122,8 +122,7 @@ def _size_section(r: dict) -> str:
     lines = [
         f"## {r['size']}: {d['event_rows']:,} events, {d['users']:,} users",
         "",
-        f"Log: {d['file_bytes'] / 2**20:,.0f} MiB of Parquet, seed {d['seed']}; "
-        f"measured {r['started_at']}.",
+        f"Log: {_mib(d['file_bytes'])} of Parquet, seed {d['seed']}; measured {r['started_at']}.",
         "",
         "| contender | wall (median) | runs | peak RSS (median) |",
         "|---|---:|---:|---:|",
@@ -218,6 +217,8 @@ def _s(seconds: float | None) -> str:
 def _mib(n: float | None) -> str:
     if n is None:
         return "n/a"
+    if n < 2**20:
+        return f"{n / 2**10:,.0f} KiB"
     return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:.2f} GiB"
 
 

@@ -31,6 +31,8 @@ from retention.warehouse import open_warehouse
 log = logging.getLogger(__name__)
 
 HORIZON = re.compile(r"^\s*([0-9]+)\s*([DdWw])\s*$")
+TIER_METRICS = ["users", "share_active", "purchases_per_user", "revenue_per_user"]
+BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user"]
 OUTCOME_RUN_ID = -1  # staged outcome events live under this id in the scratch warehouse
 
 
@@ -121,24 +123,13 @@ def _auc_rows(product: str, users: pd.DataFrame, column: str, metric: str) -> li
 
 
 def _store(pipeline, as_of, horizon_days, tiers, buckets, model) -> int:
-    long = pd.concat(
-        [
-            _melt(
-                tiers,
-                "tier",
-                "tier",
-                ["users", "share_active", "purchases_per_user", "revenue_per_user"],
-            ),
-            _melt(
-                buckets,
-                "frequency_bucket",
-                "bucket",
-                ["users", "predicted_per_user", "actual_per_user"],
-            ),
-            model.assign(section="purchase_model", label="all"),
-        ],
-        ignore_index=True,
-    )[["product_id", "section", "label", "metric", "value"]]
+    parts = [
+        _melt(tiers, "tier", "tier", TIER_METRICS),
+        _melt(buckets, "frequency_bucket", "bucket", BUCKET_METRICS),
+        model.assign(section="purchase_model", label="all"),
+    ]
+    columns = ["product_id", "section", "label", "metric", "value"]
+    long = pd.concat([p[columns] for p in parts if len(p)], ignore_index=True)
     with open_warehouse(pipeline.run.warehouse) as con:
         evaluation_id = con.execute(
             "SELECT coalesce(max(evaluation_id), 0) + 1 FROM evaluations"

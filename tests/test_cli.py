@@ -159,3 +159,45 @@ def test_progress_goes_to_stderr_and_quiet_silences_it(write_pipeline):
     quiet = CliRunner().invoke(main, ["run", str(pipeline), "--quiet"])
     assert "staging ..." in loud.stderr and "features done in" in loud.stderr
     assert "staging" not in quiet.stderr and "done in" not in quiet.stderr  # warnings may stay
+
+
+def test_export_unknown_playbook(write_pipeline):
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    assert invoke("run", pipeline).exit_code == 0
+    result = invoke("export", pipeline, "--playbook", "nope")
+    assert result.exit_code == 1
+    assert result.stderr.startswith('Error: --playbook "nope": no such playbook; playbooks are: ')
+
+
+def test_export_before_any_run(write_pipeline, tmp_path):
+    result = invoke("export", write_pipeline(FIXTURES / "events_tiny.csv"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: warehouse {tmp_path / 'out' / 'retention.duckdb'} does not exist; "
+        "run the pipeline first\n"
+    )
+
+
+def test_uplift_of_unknown_run(write_pipeline, tmp_path):
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    assert invoke("run", pipeline).exit_code == 0
+    result = invoke("uplift", pipeline, "--run", "7")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: run 7 is not a published run of warehouse "
+        f"{tmp_path / 'out' / 'retention.duckdb'}\n"
+    )
+
+
+def test_evaluate_prints_tier_table(write_pipeline):
+    result = invoke(
+        "evaluate",
+        write_pipeline(FIXTURES / "events_tiny.csv"),
+        "--as-of",
+        "2024-06-01",
+        "--horizon",
+        "4W",
+    )
+    assert result.exit_code == 0, result.output
+    assert "evaluation 1: as_of 2024-06-01, next 28 days" in result.stdout
+    assert "tier" in result.stdout and "active" in result.stdout

@@ -1,0 +1,38 @@
+"""benchmarks/run.py on a tiny log: every contender runs and gets a positive time.
+
+Keeps the benchmark runner from rotting; it writes to a temporary folder and
+never touches benchmarks/README.md or benchmarks/results/.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parent.parent
+RUNNER = REPO / "benchmarks" / "run.py"
+README = REPO / "benchmarks" / "README.md"
+
+
+def test_runner_measures_every_contender(tmp_path):
+    readme_before = README.read_bytes() if README.exists() else None
+    out, data = tmp_path / "results", tmp_path / "data"
+    command = [sys.executable, str(RUNNER), "--sizes", "1000u", "--repeat", "1", "--no-readme"]
+    command += ["--out", str(out), "--data", str(data)]
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    (path,) = out.glob("*-1000u.json")
+    result = json.loads(path.read_text())
+    assert result["dataset"]["users"] == 1000 and result["dataset"]["event_rows"] > 20_000
+    for name in ("baseline", "retention", "floor", "retention_constrained"):
+        contender = result["contenders"][name]
+        assert contender["n"] == 1, contender["runs"]
+        assert contender["median"]["wall_seconds"] > 0
+        assert contender["median"]["max_rss_bytes"] > 0
+    stages = result["contenders"]["retention"]["median"]["stages"]
+    assert {"staging", "features", "scores"} <= set(stages)
+    assert result["ratios"]["run_speedup"] > 0
+    assert result["ratios"]["params"]["shop"]["bgnbd"]["max_rel_diff"] < 1e-3
+    assert (README.read_bytes() if README.exists() else None) == readme_before
