@@ -25,6 +25,7 @@ from retention.config_fields import (
     memory_size,
     number_between,
     optional_text,
+    storage_version,
     string_list,
     text,
     timezone_name,
@@ -58,6 +59,7 @@ RUN_FIELDS = {
     "timezone": Field(timezone_name, default="UTC"),
     "threads": Field(integer_between(1, 1024), default=None),
     "memory_limit": Field(memory_size, default=None),
+    "storage_version": Field(storage_version, default="v1.0.0"),
 }
 EVENTS_FIELDS = {
     "path": Field(text, required=True, help="a file, a glob or a folder of event files"),
@@ -99,6 +101,7 @@ class RunSettings:
     timezone: str
     threads: int | None
     memory_limit: str | None
+    storage_version: str
 
     @property
     def unit_days(self) -> int:
@@ -188,6 +191,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
             timezone=run["timezone"],
             threads=run["threads"],
             memory_limit=run["memory_limit"],
+            storage_version=run["storage_version"],
         ),
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -113,6 +114,13 @@ def memory_size(value: Any) -> str:
     except ValueError:
         pass
     raise ValueError('a size such as "2GB", "512MB" or "75%"')
+
+
+def storage_version(value: Any) -> str:
+    """A DuckDB storage compatibility version such as "v1.0.0" (or "latest")."""
+    if not isinstance(value, str) or not re.fullmatch(r"v[0-9]+\.[0-9]+\.[0-9]+|latest", value):
+        raise ValueError('a DuckDB version such as "v1.0.0" (readable by DuckDB 1.0+) or "latest"')
+    return value
 
 
 def string_list(value: Any) -> tuple[str, ...]:

@@ -71,10 +71,25 @@ def load_contacts(
         run_sql(con, f"contacts/{name}.sql", params, prefix=_temp_table(name))
     con.execute("DELETE FROM contacts WHERE run_id = $run_id", params)
     run_sql(con, "contacts/contacts.sql", params, prefix="INSERT INTO contacts BY NAME")
-    counts = ContactCounts(*run_sql(con, "contacts/contact_counts.sql", params).fetchall()[0])
+    counts = _counts(con, source, run_id)
     _drop_temp_tables(con)
     log.info("contacts: %s in %.1f s", counts, time.perf_counter() - started)
     return counts
+
+
+def _counts(con: duckdb.DuckDBPyConnection, source: SourceSettings, run_id: int) -> ContactCounts:
+    result = run_sql(con, "contacts/contact_counts.sql", {"run_id": run_id})
+    names = [column[0] for column in result.description]
+    row = dict(zip(names, result.fetchall()[0], strict=True))
+    skipped = row.pop("rows_without_user_id")
+    if skipped:
+        log.warning(
+            "%s path %s: %d rows without a user_id were not loaded",
+            source.section,
+            source.path,
+            skipped,
+        )
+    return ContactCounts(**row)
 
 
 def _open_in_file_order(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
@@ -126,7 +141,8 @@ def _drop_csv_rejects(
     if opened.format != "csv":
         return
     errors, scans = CSV_REJECTS
-    malformed = con.execute(f"SELECT count(*) FROM {errors}").fetchall()[0][0]
+    lines = f"SELECT count(DISTINCT (scan_id, file_id, line)) FROM {errors}"  # errors, not lines
+    malformed = con.execute(lines).fetchall()[0][0]
     if malformed:
         log.warning(
             "%s path %s: %d malformed CSV lines skipped (wrong number of fields or bad quoting)",

@@ -55,22 +55,30 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
     """Run every stage of the pipeline and publish the run; raise on any failure."""
     started = time.perf_counter()
     check_policies(pipeline)
+    settings = pipeline.run
+    failure: Exception | None = None
     with open_warehouse(
-        pipeline.run.warehouse, pipeline.run.threads, pipeline.run.memory_limit
+        settings.warehouse, settings.threads, settings.memory_limit, settings.storage_version
     ) as con:
         run_id = start_run(con, pipeline.path)
         log.info("run %d of %s", run_id, pipeline.path.name)
         try:
             counts, prepared = _run_stages(con, pipeline, run_id)
-        except BaseException as exc:
-            discard_unpublished_exports(pipeline.run.exports, run_id)
+        except Exception as exc:
+            # Record the failure in the ledger and publish that (the latest_*
+            # views still show the previous run); interrupts publish nothing.
+            discard_unpublished_exports(settings.exports, run_id)
             fail_run(con, run_id, _describe(exc))
-            raise
-        export_dir = commit_export(prepared) if prepared.manifest["files"] else None
-        if export_dir is None:
-            discard_export(prepared)
-        users, tiers = _tier_counts(con, run_id)
-        assignments = assignment_counts(con, run_id)
+            failure = exc
+        else:
+            users, tiers = _tier_counts(con, run_id)
+            assignments = assignment_counts(con, run_id)
+    if failure is not None:
+        raise failure
+    # The warehouse is published; now the export folder of the same run.
+    export_dir = commit_export(prepared) if prepared.manifest["files"] else None
+    if export_dir is None:
+        discard_export(prepared)
     return RunResult(
         run_id,
         counts.as_of,

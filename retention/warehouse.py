@@ -1,16 +1,29 @@
-"""Open the warehouse file and keep the `runs` ledger.
+"""The warehouse file: copy-on-write publishing and the `runs` ledger.
 
-A run is written under its own run_id and becomes visible (the latest_* views)
-only when it is marked published, the last step of a run. A run that fails is
-marked failed; a run whose process died stays "running" until the next run
-finds it and marks it failed. Either way its half-written rows are deleted,
-except rejected_events, which are kept so the user can see why it failed.
+Analysts must be able to query the published data at any time, also while
+tonight's run writes, and must always see one complete run. DuckDB lets one
+process write a file and locks every other process out, so a writer never
+opens the published file: it copies it to `<warehouse>.building`, works on
+the copy, checkpoints and closes it, and renames it onto the published file
+in one step (`os.replace`). Readers open the published file read-only; one
+that opened it before the rename keeps reading the old, complete file.
+A `<warehouse>.lock` file (an OS lock, released if the process dies) keeps two
+writers from racing. A killed writer leaves only a stale `.building` copy,
+which the next writer deletes: the published file is untouched.
+
+Inside the copy, a run is written under its own run_id and shown by the
+latest_* views only once marked published. A run that fails is marked failed
+(its half-written rows deleted, rejected_events kept to show why) and that
+ledger is published, still showing the previous run as the latest.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,40 +43,104 @@ RUN_TABLES = (
     "survival_curves",
     "hazard_ratios",
     "user_survival",
+    "contacts",
+    "playbook_assignments",
+    "sends",
 )
+SCHEMA_FILES = (
+    "warehouse/schema.sql",
+    "warehouse/survival_schema.sql",
+    "warehouse/contacts_schema.sql",
+)
+# Readable by DuckDB 1.0 and later (checked with 1.1.3 and 2.0.1).
+DEFAULT_STORAGE_VERSION = "v1.0.0"
 
 
 @contextlib.contextmanager
 def open_warehouse(
-    path: Path, threads: int | None = None, memory_limit: str | None = None
+    path: Path,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    storage_version: str = DEFAULT_STORAGE_VERSION,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema in place; closed on exit."""
+    """A connection to a private copy of the warehouse, published on a clean exit.
+
+    If the body raises, the copy is thrown away and the published file is
+    left exactly as it was.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseError(
-                f"warehouse {path} is open in another process; close it and run again"
-            ) from None
-        raise WarehouseError(f"warehouse {path} cannot be opened: {exc}") from None
-    except duckdb.Error as exc:
-        raise WarehouseError(f"warehouse {path} is not a DuckDB database: {exc}") from None
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET temp_directory = $dir", {"dir": str(path) + ".tmp"})
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            con.execute("SET memory_limit = $limit", {"limit": memory_limit})
-        con.begin()
-        run_sql(con, "warehouse/schema.sql", {})
-        run_sql(con, "warehouse/survival_schema.sql", {})
-        run_sql(con, "warehouse/contacts_schema.sql", {})
-        con.commit()
-        yield con
-    finally:
+    building = path.with_name(path.name + ".building")
+    with _writer_lock(path):
+        _remove_database(building)
+        if path.exists():
+            shutil.copyfile(path, building)
+        con = _connect(building, path, storage_version)
+        try:
+            _configure(con, path, threads, memory_limit)
+            yield con
+            con.execute("CHECKPOINT")
+        except BaseException:
+            con.close()
+            _remove_database(building)
+            raise
         con.close()
+        os.chmod(building, 0o600)
+        os.replace(building, path)
+        _sync_folder(path.parent)
+
+
+@contextlib.contextmanager
+def _writer_lock(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseError(
+                f"warehouse {path} is being written by another run; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def _connect(building: Path, published: Path, storage_version: str) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(
+            str(building), config={"storage_compatibility_version": storage_version}
+        )
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise WarehouseError(f"warehouse {published} cannot be opened: {first_line}") from None
+
+
+def _configure(con, path: Path, threads: int | None, memory_limit: str | None) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET temp_directory = $dir", {"dir": str(path) + ".tmp"})
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = $limit", {"limit": memory_limit})
+    con.begin()
+    for schema in SCHEMA_FILES:
+        run_sql(con, schema, {})
+    con.commit()
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable (a crash right after must not undo the publish)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _now() -> dt.datetime:

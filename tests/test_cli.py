@@ -101,19 +101,20 @@ def test_reject_ratio_error(write_pipeline):
     )
 
 
-def test_warehouse_locked_by_another_process(write_pipeline, tmp_path):
+def test_second_writer_is_refused_while_a_run_writes(write_pipeline, tmp_path):
     import subprocess
     import sys
 
     pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
-    assert invoke("run", pipeline).exit_code == 0
+    lock = tmp_path / "out" / "retention.duckdb.lock"
+    lock.parent.mkdir()
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-            "time.sleep(30)",
-            str(tmp_path / "out" / "retention.duckdb"),
+            "import fcntl, sys, time; h = open(sys.argv[1], 'a+'); fcntl.flock(h, fcntl.LOCK_EX); "
+            "print('ok', flush=True); time.sleep(30)",
+            str(lock),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -125,9 +126,40 @@ def test_warehouse_locked_by_another_process(write_pipeline, tmp_path):
         holder.kill()
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: warehouse {tmp_path / 'out' / 'retention.duckdb'} is open in another process; "
-        "close it and run again\n"
+        f"Error: warehouse {tmp_path / 'out' / 'retention.duckdb'} is being written by another "
+        "run; wait for it to finish\n"
     )
+
+
+def test_run_succeeds_while_a_reader_holds_the_published_file(write_pipeline, tmp_path):
+    import subprocess
+    import sys
+
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    assert invoke("run", pipeline).exit_code == 0
+    warehouse = tmp_path / "out" / "retention.duckdb"
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('ok', flush=True); sys.stdin.readline(); "
+            "print(c.sql('SELECT run_id FROM published_run').fetchall()[0][0], flush=True)",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout.readline().strip() == "ok"
+    result = invoke("run", pipeline)
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    seen_by_old_reader = reader.stdout.readline().strip()
+    reader.wait(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert seen_by_old_reader == "1"  # a consistent snapshot of the run it opened
+    assert query(warehouse, "SELECT run_id FROM published_run").run_id[0] == 2
 
 
 def test_unexpected_error_has_no_traceback_unless_verbose(write_pipeline, monkeypatch):

@@ -52,7 +52,7 @@ CASES = [
     (
         VALID.replace("warehouse =", "warehuse ="),
         '[run] unknown key "warehuse" (did you mean "warehouse"?); allowed keys are: as_of, '
-        "exports, memory_limit, threads, time_unit, timezone, warehouse",
+        "exports, memory_limit, storage_version, threads, time_unit, timezone, warehouse",
     ),
     (
         VALID.replace('warehouse = "out/w.duckdb"', ""),
@@ -91,6 +91,11 @@ CASES = [
     (
         VALID.replace("[run]", '[run]\nmemory_limit = "lots"'),
         '[run] memory_limit = "lots": expected a size such as "2GB", "512MB" or "75%"',
+    ),
+    (
+        VALID.replace("[run]", '[run]\nstorage_version = "1.0"'),
+        '[run] storage_version = "1.0": expected a DuckDB version such as "v1.0.0" (readable by '
+        'DuckDB 1.0+) or "latest"',
     ),
     (
         VALID.replace("[run]", "[run]\nexports = 3"),
@@ -183,8 +188,8 @@ CASES = [
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),
     (
         "[run]\nwarehouse = 'w'\nsource = 3\n",
-        '[run] unknown key "source"; allowed keys are: as_of, exports, memory_limit, threads, '
-        "time_unit, timezone, warehouse",
+        '[run] unknown key "source"; allowed keys are: as_of, exports, memory_limit, '
+        "storage_version, threads, time_unit, timezone, warehouse",
     ),
 ]
 

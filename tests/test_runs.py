@@ -129,7 +129,10 @@ p.run_pipeline(load_pipeline({str(pipeline_path)!r}))
     child.wait()
     warehouse = load_pipeline(pipeline_path).run.warehouse
     assert published(warehouse) == [1]
+    # the killed run wrote only to its private copy: the published file never saw it
     statuses = query(warehouse, "SELECT status FROM runs ORDER BY run_id").status
-    assert list(statuses) == ["published", "running"]
+    assert list(statuses) == ["published"]
+    assert warehouse.with_name(warehouse.name + ".building").exists()
     result = run_pipeline(load_pipeline(pipeline_path))
-    assert published(warehouse) == [result.run_id] == [3]
+    assert published(warehouse) == [result.run_id] == [2]
+    assert not warehouse.with_name(warehouse.name + ".building").exists()
