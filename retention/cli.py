@@ -128,6 +128,42 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     click.echo(format_evaluation(result))
 
 
+@main.command(name="sql")
+@click.argument("database", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("query")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
+    """Run a read-only QUERY on the published warehouse DATABASE.
+
+    Works while a run is writing. Statements that would write, attach other
+    databases or read other files are refused.
+
+    \b
+    Example:
+      retention sql out/sample/retention.duckdb "SELECT * FROM tier_summary" --format csv
+    """
+    from retention.query import run_query, write_result
+
+    table, rendered = run_query(database, query)
+    if fmt == "table":
+        if out is not None:
+            raise click.UsageError("--out needs --format csv, json or parquet")
+        click.echo(rendered, nl=False)
+        return
+    text = write_result(table, fmt, out)
+    if text is not None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"wrote {table.num_rows:,} rows to {out}", err=True)
+
+
 @main.command(name="export")
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--playbook", help="Only this playbook's files.")
