@@ -60,6 +60,7 @@ RUN_FIELDS = {
     "threads": Field(integer_between(1, 1024), default=None),
     "memory_limit": Field(memory_size, default=None),
     "storage_version": Field(storage_version, default="v1.0.0"),
+    "keep_runs": Field(integer_between(1, 10_000), default=7),
 }
 EVENTS_FIELDS = {
     "path": Field(text, required=True, help="a file, a glob or a folder of event files"),
@@ -102,6 +103,7 @@ class RunSettings:
     threads: int | None
     memory_limit: str | None
     storage_version: str
+    keep_runs: int
 
     @property
     def unit_days(self) -> int:
@@ -192,6 +194,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
             threads=run["threads"],
             memory_limit=run["memory_limit"],
             storage_version=run["storage_version"],
+            keep_runs=run["keep_runs"],
         ),
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),

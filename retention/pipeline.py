@@ -141,6 +141,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     publish_run(
         con,
         run_id,
+        pipeline.run.keep_runs,
         as_of=counts.as_of,
         rows_read=counts.rows_read,
         rows_staged=counts.rows_staged,

@@ -47,6 +47,8 @@ RUN_TABLES = (
     "playbook_assignments",
     "sends",
 )
+# Per-user detail trimmed to the last [run] keep_runs published runs.
+PER_USER_HISTORY = ("user_features", "user_scores", "user_survival", "contacts")
 SCHEMA_FILES = (
     "warehouse/schema.sql",
     "warehouse/survival_schema.sql",
@@ -184,11 +186,20 @@ def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
     )
 
 
-def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
-    """Make the run the one latest_* views show; drop older runs' staged events."""
+def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **values) -> None:
+    """Make the run the one latest_* views show, and trim history.
+
+    Staged events are kept for this run only; the per-user detail tables
+    (PER_USER_HISTORY) for the last `keep_runs` published runs. Tiers,
+    assignments, sends, model parameters and the ledger are kept for good:
+    they are small and feed tier_history, uplift and frequency caps.
+    """
     con.begin()
     update_run(con, run_id, status="published", finished_at=_now(), **values)
     con.execute("DELETE FROM stg_events WHERE run_id <> $run_id", {"run_id": run_id})
+    kept = "SELECT run_id FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT $keep"
+    for table in PER_USER_HISTORY:
+        con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
     con.commit()
 
 

@@ -52,7 +52,8 @@ CASES = [
     (
         VALID.replace("warehouse =", "warehuse ="),
         '[run] unknown key "warehuse" (did you mean "warehouse"?); allowed keys are: as_of, '
-        "exports, memory_limit, storage_version, threads, time_unit, timezone, warehouse",
+        "exports, keep_runs, memory_limit, storage_version, threads, time_unit, timezone, "
+        "warehouse",
     ),
     (
         VALID.replace('warehouse = "out/w.duckdb"', ""),
@@ -188,7 +189,7 @@ CASES = [
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),
     (
         "[run]\nwarehouse = 'w'\nsource = 3\n",
-        '[run] unknown key "source"; allowed keys are: as_of, exports, memory_limit, '
+        '[run] unknown key "source"; allowed keys are: as_of, exports, keep_runs, memory_limit, '
         "storage_version, threads, time_unit, timezone, warehouse",
     ),
 ]

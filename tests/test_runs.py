@@ -136,3 +136,14 @@ p.run_pipeline(load_pipeline({str(pipeline_path)!r}))
     result = run_pipeline(load_pipeline(pipeline_path))
     assert published(warehouse) == [result.run_id] == [2]
     assert not warehouse.with_name(warehouse.name + ".building").exists()
+
+
+def test_history_keeps_tiers_and_trims_per_user_detail(run):
+    for _ in range(3):
+        _, warehouse = run(TINY, run_extra="keep_runs = 2")
+    kept = query(warehouse, "SELECT DISTINCT run_id FROM user_features ORDER BY run_id")
+    assert list(kept.run_id) == [2, 3]
+    history = query(warehouse, "SELECT run_id, count(*) AS n FROM tier_history GROUP BY ALL")
+    assert sorted(history.run_id) == [1, 2, 3] and set(history.n) == {3}
+    moves = query(warehouse, "SELECT from_tier, to_tier, users FROM tier_transitions")
+    assert (moves.from_tier == moves.to_tier).all() and moves.users.sum() == 3

@@ -259,3 +259,9 @@ create or replace view latest_assignments as
 select playbook_assignments.*
 from playbook_assignments
 inner join published_run using (run_id);
+
+create or replace view tier_history as
+select user_tiers.run_id, runs.as_of, user_tiers.product_id, user_tiers.user_id, user_tiers.tier
+from user_tiers
+inner join runs on user_tiers.run_id = runs.run_id
+where runs.status = 'published';
