@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contenders import CONSTRAINED
+from contenders import COMPARED_PARAMS, CONSTRAINED
 from results import latest_results
 
+PARAM_ORDER = [name for names in COMPARED_PARAMS.values() for name in names]
 BASELINE_STEPS = ("load", "summary", "rfm", "bgnbd_fit", "gg_fit", "p_alive", "expected", "clv")
 
 INTRO = """\
@@ -49,6 +50,15 @@ BTYD steps with retention's whole `features` and `scores` stages, which include
 that extra work.
 """
 
+PARAMS_NOTE = """\
+"no fit": lifetimes raised `ConvergenceError` (baseline) or retention fell back
+(too few repeat buyers, no convergence); such rows have no difference and are
+left out of (d). "spread": the largest (max - min) / median of a parameter over
+retention's runs on the same file (all repeats and the memory-limited run); a
+well-determined fit repeats to ~1e-8, so a large spread means the data do not
+pin the parameters down (the likelihood is flat along a ridge).
+"""
+
 RATIO_NOTES = """\
 Ratios: (a) baseline BTYD steps (summary + rfm + fits + p_alive + expected +
 clv; not load) / retention's `features` + `scores` stages; (b) whole baseline
@@ -56,8 +66,9 @@ process / whole `retention run` process; (c) retention's `features` stage /
 the floor process (in brackets: / the floor's query alone, without Python and
 DuckDB start-up); (d) the largest relative difference of any BG/NBD (r, alpha,
 a, b) or Gamma-Gamma (p, q, v) parameter between baseline and retention, over
-both products. For (a) and (b) higher means retention is faster; for (c) 1.0
-would mean features cost no more than one bare GROUP BY.
+the fits both sides made. For (a) and (b) above 1 means retention is faster,
+below 1 slower; for (c) 1 would mean features cost no more than one bare
+GROUP BY.
 """
 
 
@@ -179,20 +190,26 @@ def _params_table(params: dict) -> str:
     if not params:
         return ""
     lines = [
-        "| product | model | baseline | retention | max rel. diff |",
-        "|---|---|---|---|---:|",
+        "| product | model | baseline | retention | max rel. diff | spread over retention runs |",
+        "|---|---|---|---|---:|---:|",
     ]
     for product, models in params.items():
         for model, p in models.items():
+            diff = _rel(p["max_rel_diff"]) + (f" ({p['param']})" if p["param"] else "")
             lines.append(
                 f"| {product} | {model} | {_params(p['baseline'])} | {_params(p['retention'])} "
-                f"| {_rel(p['max_rel_diff'])} ({p['param']}) |"
+                f"| {diff} | {_rel(p.get('spread'))} |"
             )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + PARAMS_NOTE
 
 
 def _max_param_diff(params: dict) -> float | None:
-    diffs = [p["max_rel_diff"] for models in params.values() for p in models.values()]
+    diffs = [
+        p["max_rel_diff"]
+        for models in params.values()
+        for p in models.values()
+        if p["max_rel_diff"] is not None
+    ]
     return max(diffs) if diffs else None
 
 
@@ -204,8 +221,10 @@ def _wall(c: dict, name: str) -> str:
     return f"{_s(med['wall_seconds'])}, {_mib(med['max_rss_bytes'])}"
 
 
-def _params(values: dict) -> str:
-    return ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+def _params(values: dict | None) -> str:
+    if not values:
+        return "no fit"
+    return ", ".join(f"{k} {values[k]:.4g}" for k in sorted(values, key=PARAM_ORDER.index))
 
 
 def _s(seconds: float | None) -> str:
@@ -223,7 +242,9 @@ def _mib(n: float | None) -> str:
 
 
 def _x(ratio: float | None) -> str:
-    return "n/a" if ratio is None else f"{ratio:.1f}×"
+    if ratio is None:
+        return "n/a"
+    return f"{ratio:.2f}×" if ratio < 1 else f"{ratio:.1f}×"
 
 
 def _rel(value: float | None) -> str:

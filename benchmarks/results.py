@@ -57,6 +57,12 @@ def ratios(contenders: dict[str, dict]) -> dict:
     ours = contenders.get("retention", {}).get("median", {})
     floor = contenders.get("floor", {}).get("median", {})
     features = ours.get("stages", {}).get("features")
+    ours_runs = [
+        run
+        for name in ("retention", "retention_constrained")
+        for run in contenders.get(name, {}).get("runs", [])
+        if "params" in run
+    ]
     return {
         "btyd_speedup": _ratio(base.get("btyd_seconds"), ours.get("features_scores_seconds")),
         "run_speedup": _ratio(base.get("wall_seconds"), ours.get("wall_seconds")),
@@ -65,31 +71,54 @@ def ratios(contenders: dict[str, dict]) -> dict:
         "params": param_agreement(
             contenders.get("baseline", {}).get("params", {}),
             contenders.get("retention", {}).get("params", {}),
+            [run["params"] for run in ours_runs],
         ),
     }
 
 
-def param_agreement(baseline: dict, ours: dict) -> dict:
-    """Per product and model: the largest relative difference and the parameter it is in."""
+def param_agreement(baseline: dict, ours: dict, repeats: list[dict] | None = None) -> dict:
+    """Per product and model: the largest relative difference and the parameter it is in.
+
+    A side without a fit (lifetimes' ConvergenceError in the baseline, a fallback
+    in retention) is None and so is the difference. `spread` is the largest
+    (max - min) / |median| of a parameter over retention's repeated runs on the
+    same file: above ~1e-6 the fit is not pinned down by the data.
+    """
     out: dict = {}
-    for product in sorted(set(baseline) & set(ours)):
+    for product in sorted(set(baseline) | set(ours)):
         for model, names in COMPARED_PARAMS.items():
-            theirs = baseline[product].get(model) or {}
-            mine = ours[product].get(model) or {}
+            theirs = (baseline.get(product) or {}).get(model) or {}
+            mine = (ours.get(product) or {}).get(model) or {}
+            if not theirs and not mine:
+                continue
             diffs = {
                 n: abs(mine[n] - theirs[n]) / abs(theirs[n])
                 for n in names
                 if mine.get(n) is not None and theirs.get(n)
             }
-            if diffs:
-                worst = max(diffs, key=diffs.get)
-                out.setdefault(product, {})[model] = {
-                    "max_rel_diff": diffs[worst],
-                    "param": worst,
-                    "baseline": theirs,
-                    "retention": mine,
-                }
+            worst = max(diffs, key=diffs.get) if diffs else None
+            out.setdefault(product, {})[model] = {
+                "max_rel_diff": diffs.get(worst),
+                "param": worst,
+                "baseline": theirs or None,
+                "retention": mine or None,
+                "spread": _spread([(r.get(product) or {}).get(model) or {} for r in repeats or []]),
+            }
     return out
+
+
+def _spread(fits: list[dict]) -> float | None:
+    """Largest relative range of any parameter over repeated fits."""
+    fits = [f for f in fits if f]
+    if len(fits) < 2:
+        return None
+    spreads = []
+    for name in fits[0]:
+        values = [f[name] for f in fits if f.get(name) is not None]
+        middle = median(values)
+        if middle:
+            spreads.append((max(values) - min(values)) / abs(middle))
+    return max(spreads) if spreads else None
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -139,6 +139,7 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     show_default=True,
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@output_options
 def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
     """Run a read-only QUERY on the published warehouse DATABASE.
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from retention.config import CONTACT_COLUMNS, SourceSettings
 from retention.contact_validation import check_emails, check_phones
@@ -168,7 +169,8 @@ def _check_values(con: duckdb.DuckDBPyConnection, allow_non_ascii_local: bool) -
     )
 
 
-def _register_table(con: duckdb.DuckDBPyConnection, name: str, table: object) -> None:
+def _register_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Copy an Arrow table into a temp table: joins then run inside DuckDB."""
     frame = f"{name}_frame"
     con.register(frame, table)
     try:

@@ -85,8 +85,8 @@ def build_survival(
 
     Needs this run's user_features and stg_events. Runs in the caller's
     transaction; rows an earlier call wrote for the same run_id are replaced.
+    The tables exist already: opening the warehouse runs survival_schema.sql.
     """
-    run_sql(con, "warehouse/survival_schema.sql", {})
     for horizon in settings.horizons_days:
         con.execute(
             f"ALTER TABLE user_survival ADD COLUMN IF NOT EXISTS p_active_{horizon}d DOUBLE"

@@ -31,6 +31,7 @@ import duckdb
 
 from retention import __version__
 from retention.errors import WarehouseError
+from retention.schema_docs import apply_comments
 from retention.sqlfiles import run_sql
 
 # Tables a failed run's rows are deleted from (rejected_events stay, to show why).
@@ -128,6 +129,7 @@ def _configure(con, path: Path, threads: int | None, memory_limit: str | None) -
     con.begin()
     for schema in SCHEMA_FILES:
         run_sql(con, schema, {})
+    apply_comments(con)
     con.commit()
 
 

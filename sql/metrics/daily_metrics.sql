@@ -39,44 +39,66 @@ amounts as (
     where run_id = $run_id
 ),
 
-gaps as (
+edges as (
+    -- sessions as in features/user_sessions.sql, found from their first and
+    -- last events instead of numbering every event: one sort of the events
+    -- instead of two, the cost that dominates this model
     select
         product_id,
         user_id,
         event_time,
         event_date,
-        case
-            when lag(event_time) over by_time is null then 1
-            when event_time - lag(event_time) over by_time
-                > to_minutes(cast($session_gap_minutes as bigint)) then 1
-            else 0
-        end as starts_session
+        coalesce(
+            event_time - lag(event_time) over by_time
+                > to_minutes(cast($session_gap_minutes as bigint)),
+            true
+        ) as is_session_start,
+        coalesce(
+            lead(event_time) over by_time - event_time
+                > to_minutes(cast($session_gap_minutes as bigint)),
+            true
+        ) as is_session_end
     from events
     window by_time as (partition by product_id, user_id order by event_time)
 ),
 
-numbered as (
+session_edges as (
+    select * from edges where is_session_start or is_session_end
+),
+
+session_starts as (
+    -- no two starts (or two ends) of a user share a time, so the n-th start
+    -- and the n-th end belong to the same session even when events tie
     select
         product_id,
         user_id,
         event_time,
         event_date,
-        sum(starts_session) over (
-            partition by product_id, user_id order by event_time
-            rows between unbounded preceding and current row
-        ) as session_number
-    from gaps
+        row_number() over (partition by product_id, user_id order by event_time) as session_number
+    from session_edges
+    where is_session_start
+),
+
+session_ends as (
+    select
+        product_id,
+        user_id,
+        event_time,
+        row_number() over (partition by product_id, user_id order by event_time) as session_number
+    from session_edges
+    where is_session_end
 ),
 
 sessions as (
     select
-        product_id,
-        user_id,
-        session_number,
-        min(event_date) as start_date,
-        epoch(max(event_time)) - epoch(min(event_time)) as session_seconds
-    from numbered
-    group by product_id, user_id, session_number
+        session_starts.product_id,
+        session_starts.event_date as start_date,
+        epoch(session_ends.event_time) - epoch(session_starts.event_time) as session_seconds
+    from session_starts
+    inner join session_ends
+        on session_starts.product_id = session_ends.product_id
+        and session_starts.user_id = session_ends.user_id
+        and session_starts.session_number = session_ends.session_number
 ),
 
 daily_sessions as (
