@@ -1,23 +1,49 @@
 -- user_activity: when and how much a user was seen, any event type.
+-- Events are first rolled up to one row per user and day, so day counts need
+-- no DISTINCT; channels to one row per user and channel.
 -- grain: one row per (product_id, user_id). inputs: stg_events.
 -- params: $run_id, $as_of (all windows end on as_of, inclusive)
 with events as (
     select * from stg_events where run_id = $run_id
 ),
 
+days as (
+    select
+        product_id,
+        user_id,
+        event_date,
+        min(event_time) as first_event_at,
+        max(event_time) as last_event_at,
+        count(*) as events,
+        count(*) filter (where event_type = 'visit') as visits,
+        count(*) filter (where event_type = 'page_view') as page_views,
+        count(*) filter (where event_type = 'signup') as signups,
+        count(*) filter (where event_type = 'other') as other_events
+    from events
+    group by product_id, user_id, event_date
+),
+
+channels as (
+    select product_id, user_id, channel, min(event_time) as first_used_at
+    from events
+    where channel is not null
+    group by product_id, user_id, channel
+),
+
 first_touch as (
     -- acquisition channel = channel of the user's first event that has one
-    select product_id, user_id, channel as acquisition_channel
+    -- (ties in time broken by channel name, so reruns agree)
+    select product_id, user_id, channel as acquisition_channel, distinct_channels
     from (
         select
             product_id,
             user_id,
             channel,
+            count(*) over (partition by product_id, user_id) as distinct_channels,
             row_number() over (
-                partition by product_id, user_id order by event_time, channel
+                partition by product_id, user_id order by first_used_at, channel
             ) as touch_number
-        from events
-        where channel is not null
+        from channels
     ) as touches
     where touch_number = 1
 ),
@@ -26,21 +52,20 @@ activity as (
     select
         product_id,
         user_id,
-        min(event_time) as first_seen_at,
-        max(event_time) as last_seen_at,
+        min(first_event_at) as first_seen_at,
+        max(last_event_at) as last_seen_at,
         min(event_date) as first_seen_date,
         max(event_date) as last_seen_date,
-        count(*) as events_total,
-        count(*) filter (where event_type = 'visit') as visits,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'signup') as signups,
-        count(*) filter (where event_type = 'other') as other_events,
-        count(distinct event_date) as active_days,
-        count(distinct event_date) filter (where event_date > $as_of::date - 7) as active_days_7d,
-        count(distinct event_date) filter (where event_date > $as_of::date - 30) as active_days_30d,
-        count(distinct event_date) filter (where event_date > $as_of::date - 90) as active_days_90d,
-        count(distinct channel) as distinct_channels
-    from events
+        sum(events) as events_total,
+        sum(visits) as visits,
+        sum(page_views) as page_views,
+        sum(signups) as signups,
+        sum(other_events) as other_events,
+        count(*) as active_days,
+        count(*) filter (where event_date > $as_of::date - 7) as active_days_7d,
+        count(*) filter (where event_date > $as_of::date - 30) as active_days_30d,
+        count(*) filter (where event_date > $as_of::date - 90) as active_days_90d
+    from days
     group by product_id, user_id
 ),
 
@@ -63,7 +88,7 @@ final as (
         activity.active_days_90d,
         activity.events_total / activity.active_days as events_per_active_day,
         first_touch.acquisition_channel,
-        activity.distinct_channels
+        coalesce(first_touch.distinct_channels, 0) as distinct_channels
     from activity
     left join first_touch
         on activity.product_id = first_touch.product_id

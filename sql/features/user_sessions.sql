@@ -1,6 +1,9 @@
 -- user_sessions: visits rebuilt from events. A session ends after
 -- $session_gap_minutes without an event; its duration (dwell) is the time from
 -- its first to its last event, so a one-event session lasts 0 seconds.
+-- One window pass is enough: a session's duration is the sum of the gaps
+-- inside it, so the total dwell is the sum of all gaps up to the session gap,
+-- and the number of sessions is the number of gaps longer than it (+1).
 -- grain: one row per (product_id, user_id). inputs: stg_events.
 -- params: $run_id, $session_gap_minutes
 with events as (
@@ -11,46 +14,24 @@ gaps as (
     select
         product_id,
         user_id,
-        event_time,
-        case
-            when lag(event_time) over by_time is null then 1
-            when event_time - lag(event_time) over by_time
-                > to_minutes(cast($session_gap_minutes as bigint)) then 1
-            else 0
-        end as starts_session
+        epoch(event_time) - epoch(
+            lag(event_time) over (partition by product_id, user_id order by event_time)
+        ) as gap_seconds
     from events
-    window by_time as (partition by product_id, user_id order by event_time)
-),
-
-numbered as (
-    select
-        product_id,
-        user_id,
-        event_time,
-        sum(starts_session) over (
-            partition by product_id, user_id order by event_time
-            rows between unbounded preceding and current row
-        ) as session_number
-    from gaps
-),
-
-sessions as (
-    select
-        product_id,
-        user_id,
-        session_number,
-        epoch(max(event_time)) - epoch(min(event_time)) as session_seconds
-    from numbered
-    group by product_id, user_id, session_number
 ),
 
 final as (
     select
         product_id,
         user_id,
-        count(*) as sessions,
-        avg(session_seconds) as avg_session_seconds
-    from sessions
+        count(*) filter (
+            where gap_seconds is null or gap_seconds > $session_gap_minutes * 60
+        ) as sessions,
+        coalesce(sum(gap_seconds) filter (where gap_seconds <= $session_gap_minutes * 60), 0)
+            / count(*) filter (
+                where gap_seconds is null or gap_seconds > $session_gap_minutes * 60
+            ) as avg_session_seconds
+    from gaps
     group by product_id, user_id
 )
 
