@@ -165,6 +165,33 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
         click.echo(f"wrote {table.num_rows:,} rows to {out}", err=True)
 
 
+@main.command()
+@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (default: report.html beside the warehouse).",
+)
+@output_options
+def report(pipeline: Path, out: Path | None) -> None:
+    """Write an offline HTML report of the published run of PIPELINE.
+
+    One self-contained file (no network): tiers, migrations, RFM segments,
+    model parameters, survival curves, backtest, playbook outcomes, daily
+    metrics and cohorts.
+
+    \b
+    Example:
+      retention report pipelines/sample.toml --out report.html
+    """
+    from retention.config import load_pipeline
+    from retention.report import build_report
+
+    warehouse = load_pipeline(pipeline).run.warehouse
+    written = build_report(warehouse, out or warehouse.with_name("report.html"))
+    click.echo(f"report: {written}")
+
+
 @main.command(name="export")
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--playbook", help="Only this playbook's files.")

@@ -436,30 +436,33 @@ def _cohorts(ctx: _Context) -> str:
     rows = ctx.rows(
         "latest_cohort_retention",
         "SELECT cohort_month, cohort_users, day_n, eligible_users, retained_on_day, "
-        "retention_on_day FROM latest_cohort_retention WHERE product_id = $product",
+        "retention_on_day FROM latest_cohort_retention WHERE product_id = $product "
+        "AND eligible_users > 0 AND retention_on_day IS NOT NULL",
     )
     if not rows:
         return ""
     cells = {(r["cohort_month"], r["day_n"]): r for r in rows}
     sizes = {r["cohort_month"]: r["cohort_users"] for r in rows}
     day_ns = sorted({r["day_n"] for r in rows})
+    top = max(r["retention_on_day"] for r in rows) or 1  # shade relative to the best cell
     matrix = [
         (
             month.strftime("%Y-%m") if isinstance(month, dt.date) else str(month),
             [charts.HeatCell(fmt_int(sizes[month]))]
-            + [_cohort_cell(cells.get((month, day_n))) for day_n in day_ns],
+            + [_cohort_cell(cells.get((month, day_n)), top) for day_n in day_ns],
         )
         for month in sorted(sizes)
     ]
     return (
-        '<p class="meta">Share of each monthly cohort active on day N after joining '
-        "(blank: the cohort is too young for that day).</p>"
+        '<p class="meta">Share of each monthly cohort active on day N after joining; the '
+        f"darkest cell is the highest ({fmt_pct(top)}); blank: the cohort is too young.</p>"
         + charts.heat_table("Cohort", ["Users", *(f"day {d}" for d in day_ns)], matrix, "cohorts")
     )
 
 
-def _cohort_cell(row: dict | None) -> charts.HeatCell:
-    if row is None or not row["eligible_users"] or charts.is_missing(row["retention_on_day"]):
+def _cohort_cell(row: dict | None, top: float) -> charts.HeatCell:
+    if row is None:
         return charts.HeatCell("")
     title = f"{fmt_int(row['retained_on_day'])} of {fmt_int(row['eligible_users'])} users"
-    return charts.HeatCell(fmt_pct(row["retention_on_day"]), row["retention_on_day"], title)
+    share = row["retention_on_day"]
+    return charts.HeatCell(fmt_pct(share), share / top, title)

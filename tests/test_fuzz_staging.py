@@ -25,6 +25,7 @@ import concurrent.futures
 import csv
 import datetime as dt
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +44,9 @@ AS_OF = dt.date(2024, 6, 30)
 COLUMNS = ["event_id", "user_id", "event_time", "event_type", "amount", "product_id", "channel"]
 PERMISSIVE = "[validation]\nmax_reject_ratio = 1.0"
 RUN_TIMEOUT_SECONDS = 60
+# RETENTION_FUZZ_EXAMPLES=500 runs a deeper search (minutes, not seconds).
 FUZZ = settings(
-    max_examples=30,
+    max_examples=int(os.environ.get("RETENTION_FUZZ_EXAMPLES", "20")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -12,7 +12,13 @@
 -- grain: one row per (product_id, user_id) of user_features.
 -- inputs: user_features, stg_events. params: $run_id, $as_of, $churn_after_days
 with users as (
-    select product_id, user_id, acquisition_channel
+    select
+        product_id,
+        user_id,
+        acquisition_channel,
+        -- first and last seen calendar days, as user_features counted them
+        $as_of::date - tenure_days as first_seen_date,
+        $as_of::date - days_since_last_seen as last_seen_date
     from user_features
     where run_id = $run_id
 ),
@@ -24,13 +30,7 @@ events as (
 ),
 
 seen as (
-    select
-        product_id,
-        user_id,
-        min(event_date) as first_seen_date,
-        max(event_date) as last_seen_date
-    from events
-    group by product_id, user_id
+    select product_id, user_id, first_seen_date, last_seen_date from users
 ),
 
 first_week as (
