@@ -47,6 +47,7 @@ EVENT_COLUMNS = (
     "event_id",
 )
 REQUIRED_EVENT_COLUMNS = ("user_id", "event_time")
+COST_COLUMNS = ("channel", "day", "spend", "product_id")
 CONTACT_COLUMNS = ("user_id", "email", "phone", "email_opt_in", "sms_opt_in", "country")
 FORMATS = ("auto", "csv", "parquet", "json")
 DEFAULT_PRODUCT = "default"
@@ -133,6 +134,7 @@ class Pipeline:
     run: RunSettings
     events: EventsSource
     contacts: SourceSettings | None
+    costs: SourceSettings | None
     max_reject_ratio: float
     min_event_time: dt.date
     session_gap_minutes: int
@@ -178,7 +180,9 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
     run = check_table(top["run"], RUN_FIELDS, f"{name}: [run]")
     if "source" not in top:
         raise ConfigError(f"{name}: the [source] section is missing")
-    sources = check_table(top["source"], {}, f"{name}: [source]", nested=("events", "contacts"))
+    sources = check_table(
+        top["source"], {}, f"{name}: [source]", nested=("events", "contacts", "costs")
+    )
     if "events" not in sources:
         raise ConfigError(f"{name}: the [source.events] section is missing")
     validation = check_table(top.get("validation", {}), VALIDATION_FIELDS, f"{name}: [validation]")
@@ -198,6 +202,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         ),
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),
+        costs=_parse_costs(sources.get("costs"), name, base),
         max_reject_ratio=validation["max_reject_ratio"],
         min_event_time=validation["min_event_time"],
         session_gap_minutes=features["session_gap_minutes"],
@@ -259,6 +264,31 @@ def _parse_contacts(table: Any, name: str, base: Path) -> SourceSettings | None:
         format=contacts["format"],
         columns=columns,
         section="[source.contacts]",
+    )
+
+
+def _parse_costs(table: Any, name: str, base: Path) -> SourceSettings | None:
+    """Optional acquisition spend: channel, day, spend (and product_id) per row."""
+    if table is None:
+        return None
+    where = f"{name}: [source.costs]"
+    costs = check_table(
+        table,
+        CONTACTS_FIELDS
+        | {"path": Field(text, required=True, help="a file of spend per channel and day")},
+        where,
+        nested=("columns",),
+    )
+    columns = {key: key for key in COST_COLUMNS[:3]}
+    if "columns" in costs:
+        columns = _parse_columns(
+            costs["columns"], COST_COLUMNS, (), f"{name}: [source.costs.columns]"
+        )
+    return SourceSettings(
+        path=str(base / costs["path"]),
+        format=costs["format"],
+        columns=columns,
+        section="[source.costs]",
     )
 
 

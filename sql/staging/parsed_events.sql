@@ -4,60 +4,97 @@
 -- inputs: src_events (contract column names: user_id, event_time, event_type,
 --         amount, product_id, channel, event_id as text, plus event_time_typed
 --         and amount_typed when the source already has those types),
---         event_type_map (source_value, event_type)
+--         event_type_map (source_value, event_type), the macro strip_blank
+--         (macros.sql)
 -- params: $use_event_time_format, $event_time_format (strptime), $min_event_time,
 --         $max_event_time, $amount_mapped, $timezone
 -- Naive timestamps are taken as UTC; offsets (Z, +02:00) are honoured; digits
 -- only are epoch seconds (9-10 digits) or epoch milliseconds (12-13 digits).
+-- A time must start with a digit (DuckDB would also read the words 'epoch',
+-- 'infinity' as times) and a numeric offset must exist on Earth (-14:00 to
+-- +14:00, minutes below 60: DuckDB would read '+05:99' as +06:39).
+-- An amount is a plain number with at most one currency sign (DuckDB would
+-- also read '1_000' as 1000); 'NaN' and '1e999' are numbers but not finite,
+-- so they are rejected too.
+-- event_date (the day in $timezone) is only taken for usable rows: a time
+-- near DuckDB's limits (year 294247) cannot be moved into another zone.
 with source as (
     select * from src_events
 ),
 
+texts as (
+    select
+        *,
+        strip_blank(event_time) as event_time_text,
+        strip_blank(amount) as amount_text,
+        regexp_replace(strip_blank(amount), '^[$€£¥]\s*|\s*[$€£¥]$', '') as amount_number
+    from source
+),
+
 parsed as (
     select
-        source.*,
-        nullif(trim(source.event_time), '') as event_time_text,
-        nullif(trim(source.amount), '') as amount_text,
+        texts.*,
         coalesce(
-            source.event_time_typed,
+            texts.event_time_typed,
             case
                 when $use_event_time_format
-                    then timezone('UTC', try_strptime(trim(source.event_time), $event_time_format)::timestamptz)
-                when regexp_full_match(trim(source.event_time), '[0-9]{9,10}([.][0-9]+)?')
-                    then timezone('UTC', to_timestamp(trim(source.event_time)::double))
-                when regexp_full_match(trim(source.event_time), '[0-9]{12,13}')
-                    then epoch_ms(trim(source.event_time)::bigint)
-                else timezone('UTC', try_cast(trim(source.event_time) as timestamptz))
+                    then timezone(
+                        'UTC', try_strptime(event_time_text, $event_time_format)::timestamptz
+                    )
+                when regexp_full_match(event_time_text, '[0-9]{9,10}([.][0-9]+)?')
+                    then timezone('UTC', to_timestamp(event_time_text::double))
+                when regexp_full_match(event_time_text, '[0-9]{12,13}')
+                    then epoch_ms(event_time_text::bigint)
+                when not regexp_matches(event_time_text, '^[0-9]') then null
+                when regexp_matches(event_time_text, ':[0-9]{2}([.,][0-9]+)?[+-][0-9:]+$')
+                    and not regexp_matches(
+                        event_time_text, ':[0-9]{2}([.,][0-9]+)?[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?$'
+                    )
+                    then null
+                else timezone('UTC', try_cast(event_time_text as timestamptz))
             end
         ) as event_time_utc,
         coalesce(
-            source.amount_typed,
-            try_cast(regexp_replace(trim(source.amount), '^[$€£¥]\s*|\s*[$€£¥]$', '') as double)
+            texts.amount_typed,
+            case
+                when regexp_full_match(
+                    amount_number, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?'
+                ) then try_cast(amount_number as double)
+            end
         ) as amount_value,
         coalesce(event_type_map.event_type, 'other') as canonical_event_type
-    from source
+    from texts
     left join event_type_map
-        on lower(trim(source.event_type)) = event_type_map.source_value
+        on lower(strip_blank(texts.event_type)) = event_type_map.source_value
+),
+
+checked as (
+    select
+        *,
+        case
+            when strip_blank(user_id) is null then 'missing_user_id'
+            when event_time_text is null and event_time_typed is null then 'missing_event_time'
+            when event_time_utc is null then 'unparseable_event_time'
+            when event_time_utc < $min_event_time::timestamp
+                or event_time_utc >= $max_event_time::timestamp then 'event_time_out_of_range'
+            when strip_blank(product_id) is null then 'missing_product_id'
+            when strip_blank(event_type) is null then 'missing_event_type'
+            when amount_text is not null and (amount_value is null or not isfinite(amount_value))
+                then 'unparseable_amount'
+            when $amount_mapped and amount_value is null
+                and canonical_event_type in ('purchase', 'refund') then 'missing_amount'
+        end as reject_reason
+    from parsed
 ),
 
 final as (
     select
         *,
         case
-            when user_id is null or trim(user_id) = '' then 'missing_user_id'
-            when event_time_text is null and event_time_typed is null then 'missing_event_time'
-            when event_time_utc is null then 'unparseable_event_time'
-            when event_time_utc < $min_event_time::timestamp
-                or event_time_utc >= $max_event_time::timestamp then 'event_time_out_of_range'
-            when product_id is null or trim(product_id) = '' then 'missing_product_id'
-            when event_type is null or trim(event_type) = '' then 'missing_event_type'
-            when amount_text is not null and (amount_value is null or not isfinite(amount_value))
-                then 'unparseable_amount'
-            when $amount_mapped and amount_value is null
-                and canonical_event_type in ('purchase', 'refund') then 'missing_amount'
-        end as reject_reason,
-        cast(timezone($timezone, event_time_utc::timestamptz) as date) as event_date
-    from parsed
+            when reject_reason is null
+                then cast(timezone($timezone, event_time_utc::timestamptz) as date)
+        end as event_date
+    from checked
 )
 
 select * from final

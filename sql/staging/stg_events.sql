@@ -2,18 +2,18 @@
 -- Rows sharing an event_id are one event delivered more than once: the first
 -- copy (by time, then content) is kept, the others are counted as duplicates.
 -- grain: one row per (event_id) or per source row when event_id is absent.
--- inputs: parsed_events. params: $run_id, $as_of
+-- inputs: parsed_events, the macro strip_blank (macros.sql). params: $run_id, $as_of
 with usable as (
     select
         product_id,
         user_id,
-        nullif(trim(event_id), '') as event_id,
+        strip_blank(event_id) as event_id,
         event_time_utc as event_time,
         event_date,
         canonical_event_type as event_type,
         event_type as source_event_type,
         amount_value as amount,
-        nullif(trim(channel), '') as channel
+        strip_blank(channel) as channel
     from parsed_events
     where reject_reason is null and event_date <= $as_of::date
 ),

@@ -1,0 +1,7 @@
+-- Macros of the staging models, created for the run's connection before them.
+-- strip_blank(s): s without leading and trailing whitespace of any kind
+-- (spaces, tabs, line breaks, no-break and other Unicode spaces), NULL when
+-- nothing else is left. trim() alone removes spaces only, so a user id or an
+-- event_id of "\t" or "\r\n" would count as a real one.
+create or replace temp macro strip_blank(s) as
+    nullif(regexp_replace(s, '^[\s\v\p{Z}\x{85}]+|[\s\v\p{Z}\x{85}]+$', '', 'g'), '');
