@@ -25,6 +25,8 @@ from retention.models.clv import customer_lifetime_value
 
 log = logging.getLogger(__name__)
 
+MAX_SPEND_SHAPE = 1e4  # Gamma-Gamma p above this: spend per user is (almost) constant
+
 
 @dataclass(frozen=True)
 class ParamRow:
@@ -113,8 +115,14 @@ def fit_spend(
     started = time.perf_counter()
     model.fit(values.frequency, values.monetary_value, weights=values.users)
     rows = _fit_rows(product, "gamma_gamma", model, time.perf_counter() - started)
-    if not model.converged_ or model.params_["q"] <= 1:
-        note = "the fit did not converge (or q <= 1): expected spend is the plain mean"
+    if not model.converged_ or model.params_["q"] <= 1 or model.params_["p"] > MAX_SPEND_SHAPE:
+        # p in the millions means spend hardly varies within a user (a few fixed
+        # price points): the likelihood is flat along p * v, the parameters are
+        # not identified and change from run to run, so do not use them.
+        note = (
+            "the fit did not converge, or q <= 1, or p > 1e4 (spend barely varies within "
+            "users: parameters not identified): expected spend is the plain mean"
+        )
         log.warning("  %s gamma_gamma: %s", product, note)
         return spend, [*rows, ParamRow(product, "gamma_gamma", "fallback", mean_value, note)]
     return {**spend, **model.params_}, rows
