@@ -39,6 +39,7 @@ def run_baseline(events: Path, timeout: float | None) -> dict:
     return {
         "wall_seconds": m.wall_seconds,
         "max_rss_bytes": m.max_rss_bytes,
+        "major_faults": m.major_faults,
         "method": m.method,
         "steps": out["steps"],
         "btyd_seconds": sum(v for k, v in out["steps"].items() if k != "load"),
@@ -55,6 +56,7 @@ def run_floor(events: Path, timeout: float | None) -> dict:
     return {
         "wall_seconds": m.wall_seconds,
         "max_rss_bytes": m.max_rss_bytes,
+        "major_faults": m.major_faults,
         "method": m.method,
         "query_seconds": out["query_seconds"],
         "rows": out["rows"],
@@ -74,6 +76,7 @@ def run_retention(pipeline: Path, timeout: float | None) -> dict:
     return {
         "wall_seconds": m.wall_seconds,
         "max_rss_bytes": m.max_rss_bytes,
+        "major_faults": m.major_faults,
         "method": m.method,
         "features_scores_seconds": stages.get("features", 0.0) + stages.get("scores", 0.0),
         **details,

@@ -17,6 +17,8 @@ def describe_machine() -> dict:
         "cores": os.cpu_count(),
         "ram_bytes": _ram_bytes(),
         "os": f"{platform.system()} {platform.release()}",
+        # Other work on a shared machine shows here: above the core count, expect noise.
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 

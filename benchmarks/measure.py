@@ -23,6 +23,7 @@ from pathlib import Path
 GNU_TIME = Path("/usr/bin/time")
 WALL_RE = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)")
 RSS_RE = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+MAJOR_FAULTS_RE = re.compile(r"Major \(requiring I/O\) page faults: (\d+)")
 
 
 class CommandFailed(RuntimeError):
@@ -33,6 +34,7 @@ class CommandFailed(RuntimeError):
 class Measurement:
     wall_seconds: float
     max_rss_bytes: int
+    major_faults: int  # pages read back from disk: many mean the machine ran short of memory
     stdout: str
     method: str  # "gnu-time" or "wait4"
 
@@ -55,14 +57,20 @@ def _measure_gnu_time(command, timeout, cwd) -> Measurement:
     wall, rss = WALL_RE.search(text), RSS_RE.search(text)
     if not wall or not rss:
         raise CommandFailed(f"cannot read /usr/bin/time's report for {command[0]}: {text!r}")
-    rss_bytes = int(rss.group(1)) * 1024
-    return Measurement(parse_clock(wall.group(1)), rss_bytes, run.stdout, "gnu-time")
+    faults = MAJOR_FAULTS_RE.search(text)
+    return Measurement(
+        parse_clock(wall.group(1)),
+        int(rss.group(1)) * 1024,
+        int(faults.group(1)) if faults else run.major_faults,
+        run.stdout,
+        "gnu-time",
+    )
 
 
 def _measure_wait4(command, timeout, cwd) -> Measurement:
     run = _spawn(list(command), timeout, cwd)
     _check(command, run)
-    return Measurement(run.wall_seconds, run.max_rss_bytes, run.stdout, "wait4")
+    return Measurement(run.wall_seconds, run.max_rss_bytes, run.major_faults, run.stdout, "wait4")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class _Finished:
     exit_code: int
     wall_seconds: float
     max_rss_bytes: int
+    major_faults: int
     timed_out: bool
 
 
@@ -91,7 +100,13 @@ def _spawn(command: list[str], timeout: float | None, cwd: Path | None) -> _Fini
         out.seek(0)
         err.seek(0)
         return _Finished(
-            out.read(), err.read(), proc.returncode, wall, usage.ru_maxrss * 1024, fired.is_set()
+            stdout=out.read(),
+            stderr=err.read(),
+            exit_code=proc.returncode,
+            wall_seconds=wall,
+            max_rss_bytes=usage.ru_maxrss * 1024,
+            major_faults=usage.ru_majflt,
+            timed_out=fired.is_set(),
         )
 
 

@@ -43,20 +43,23 @@ run` also validates and stages every event (type casts, event-type mapping,
 dedup, rejected rows with reasons, all written to the warehouse), builds about
 30 features per user from all events (sessions, active days, windows, channels,
 bot signals), fits an activity model and survival models (Kaplan-Meier, Cox),
-assigns RFM segments and lifecycle tiers with reasons, and writes everything
-to a DuckDB file under a run ledger. So the whole-run ratio (b) compares unequal
+assigns RFM segments and lifecycle tiers with reasons, runs the later stages
+listed per size below (metrics, playbook assignments, exports, as far as the
+measured version has them), and writes everything to a DuckDB file under a run
+ledger. So the whole-run ratio (b) compares unequal
 work in the baseline's favour, and the BTYD ratio (a) compares the baseline's
 BTYD steps with retention's whole `features` and `scores` stages, which include
 that extra work.
 """
 
 PARAMS_NOTE = """\
-"no fit": lifetimes raised `ConvergenceError` (baseline) or retention fell back
-(too few repeat buyers, no convergence); such rows have no difference and are
-left out of (d). "spread": the largest (max - min) / median of a parameter over
-retention's runs on the same file (all repeats and the memory-limited run); a
-well-determined fit repeats to ~1e-8, so a large spread means the data do not
-pin the parameters down (the likelihood is flat along a ridge).
+Parameter tables (per size, below): "no fit" means lifetimes raised
+`ConvergenceError` (baseline) or retention fell back (too few repeat buyers, no
+convergence); such rows have no difference and are left out of (d). "spread"
+is the largest (max - min) / median of a parameter over retention's runs on the
+same file (all repeats and the memory-limited run): a well-determined fit
+repeats to ~1e-8, so a large spread means the data do not pin the parameters
+down (the likelihood is flat along a ridge).
 """
 
 RATIO_NOTES = """\
@@ -68,7 +71,10 @@ DuckDB start-up); (d) the largest relative difference of any BG/NBD (r, alpha,
 a, b) or Gamma-Gamma (p, q, v) parameter between baseline and retention, over
 the fits both sides made. For (a) and (b) above 1 means retention is faster,
 below 1 slower; for (c) 1 would mean features cost no more than one bare
-GROUP BY.
+GROUP BY. "runs" counts successful runs; at the largest size the baseline may
+run fewer times than the others (`--baseline-repeat`) to save time and memory,
+and a single run is as noisy as the machine was at that moment. Many major page
+faults would mean the machine ran short of memory during that run.
 """
 
 
@@ -77,7 +83,8 @@ def write_readme(results_dir: Path, readme: Path) -> None:
 
 
 def render(results: list[dict]) -> str:
-    parts = [INTRO, _headline(results), RATIO_NOTES, _environment(results), _reproduce(results)]
+    parts = [INTRO, _headline(results), RATIO_NOTES, PARAMS_NOTE]
+    parts += [_environment(results), _reproduce(results)]
     parts += [_size_section(r) for r in results]
     return "\n".join(p.rstrip() + "\n" for p in parts if p)
 
@@ -133,10 +140,11 @@ def _size_section(r: dict) -> str:
     lines = [
         f"## {r['size']}: {d['event_rows']:,} events, {d['users']:,} users",
         "",
-        f"Log: {_mib(d['file_bytes'])} of Parquet, seed {d['seed']}; measured {r['started_at']}.",
+        f"Log: {_mib(d['file_bytes'])} of Parquet, seed {d['seed']}; measured {r['started_at']}"
+        f"{_load(r['machine'])}.",
         "",
-        "| contender | wall (median) | runs | peak RSS (median) |",
-        "|---|---:|---:|---:|",
+        "| contender | wall: median (min–max) | runs | peak RSS (median) | major page faults |",
+        "|---|---:|---:|---:|---:|",
     ]
     lines += _contender_rows(c)
     lines += ["", _baseline_steps(c.get("baseline", {})), _params_table(r["ratios"]["params"])]
@@ -149,33 +157,39 @@ def _contender_rows(c: dict) -> list[str]:
     rows.append(_row("`retention run`", ours))
     stages = ours.get("median", {}).get("stages", {})
     for stage, seconds in stages.items():
-        rows.append(f"| &nbsp;&nbsp;stage `{stage}` | {_s(seconds)} | | |")
+        rows.append(f"| &nbsp;&nbsp;stage `{stage}` | {_s(seconds)} | | | |")
     wall = ours.get("median", {}).get("wall_seconds")
     if wall is not None and stages:
         other = wall - sum(stages.values())
-        rows.append(f"| &nbsp;&nbsp;start-up, schema, publish | {_s(other)} | | |")
+        rows.append(f"| &nbsp;&nbsp;start-up, schema, publish | {_s(other)} | | | |")
     rows.append(_row("floor (one DuckDB GROUP BY)", c.get("floor")))
     query = c.get("floor", {}).get("median", {}).get("query_seconds")
     if query is not None:
-        rows.append(f"| &nbsp;&nbsp;its query alone | {_s(query)} | | |")
+        rows.append(f"| &nbsp;&nbsp;its query alone | {_s(query)} | | | |")
     limited = c.get("retention_constrained")
     if limited:
         settings = ", ".join(f"{k} = {v!r}" for k, v in CONSTRAINED.items())
         verdict = {True: "under 3 GiB", False: "**over 3 GiB**"}.get(limited.get("under_3gib"))
         rows.append(_row(f"`retention run` with {settings}", limited, verdict))
         for stage, seconds in limited.get("median", {}).get("stages", {}).items():
-            rows.append(f"| &nbsp;&nbsp;stage `{stage}` | {_s(seconds)} | | |")
+            rows.append(f"| &nbsp;&nbsp;stage `{stage}` | {_s(seconds)} | | | |")
     return rows
 
 
 def _row(name: str, contender: dict | None, note: str | None = None) -> str:
     if not contender:
-        return f"| {name} | not run | | |"
+        return f"| {name} | not run | | | |"
     med, runs = contender.get("median", {}), contender.get("runs", [])
     failed = len(runs) - contender.get("n", 0)
     count = f"{contender.get('n', 0)}" + (f" ({failed} failed)" if failed else "")
     rss = _mib(med.get("max_rss_bytes")) + (f", {note}" if note else "")
-    return f"| {name} | {_s(med.get('wall_seconds'))} | {count} | {rss} |"
+    faults = med.get("major_faults")
+    faults_text = "n/a" if faults is None else f"{faults:,.0f}"
+    walls = [run["wall_seconds"] for run in runs if "wall_seconds" in run]
+    wall = _s(med.get("wall_seconds"))
+    if len(walls) > 1:
+        wall += f" ({_s(min(walls))[:-2]}–{_s(max(walls))})"
+    return f"| {name} | {wall} | {count} | {rss} | {faults_text} |"
 
 
 def _baseline_steps(baseline: dict) -> str:
@@ -200,7 +214,7 @@ def _params_table(params: dict) -> str:
                 f"| {product} | {model} | {_params(p['baseline'])} | {_params(p['retention'])} "
                 f"| {diff} | {_rel(p.get('spread'))} |"
             )
-    return "\n".join(lines) + "\n\n" + PARAMS_NOTE
+    return "\n".join(lines) + "\n"
 
 
 def _max_param_diff(params: dict) -> float | None:
@@ -211,6 +225,11 @@ def _max_param_diff(params: dict) -> float | None:
         if p["max_rel_diff"] is not None
     ]
     return max(diffs) if diffs else None
+
+
+def _load(machine: dict) -> str:
+    load = machine.get("load_average_1m")
+    return "" if load is None else f", load average {load:.1f} at the start"
 
 
 def _wall(c: dict, name: str) -> str:

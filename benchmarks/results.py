@@ -24,6 +24,7 @@ from measure import median
 MEDIAN_KEYS = (
     "wall_seconds",
     "max_rss_bytes",
+    "major_faults",
     "btyd_seconds",
     "features_scores_seconds",
     "query_seconds",

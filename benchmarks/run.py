@@ -9,7 +9,7 @@ Writes `<out>/<date>-<size>.json` and regenerates benchmarks/README.md.
 Examples:
     python benchmarks/run.py --sizes 1M,10M --repeat 3
     python benchmarks/run.py --sizes 50M --repeat 1
-    python benchmarks/run.py --sizes 300u --repeat 1 --no-readme --out /tmp/bench
+    python benchmarks/run.py --sizes 300u --repeat 1 --no-readme --out out/bench
 """
 
 from __future__ import annotations
