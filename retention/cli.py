@@ -20,6 +20,7 @@ from retention.pipeline import RunResult
 from retention.policies import TIERS
 
 log = logging.getLogger("retention")
+REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
 
 
 class RetentionCommandGroup(click.Group):
@@ -287,7 +288,7 @@ def sample(users: int, out: Path, seed: int) -> None:
 def format_evaluation(result) -> str:
     """Plain-text tables of an evaluation, one block per product."""
     blocks = []
-    order = {tier: i for i, tier in enumerate(TIERS[::-1])}
+    order = {tier: i for i, tier in enumerate(REPORT_ORDER)}
     for product, tiers in result.tiers.groupby("product_id", sort=True):
         tiers = tiers.sort_values("tier", key=lambda s: s.map(order))
         lines = [

@@ -49,6 +49,8 @@ class OpenedSource:
 def resolve_files(source: SourceSettings) -> tuple[list[str], bool]:
     """The files a source path names, and whether it is a hive-partitioned folder."""
     path = source.path
+    if os.path.isfile(path):  # before the glob test: "events[1].csv" is a file name too
+        return [path], False
     if os.path.isdir(path):
         files = sorted(
             p
@@ -64,9 +66,7 @@ def resolve_files(source: SourceSettings) -> tuple[list[str], bool]:
         if not files:
             raise SourceError(f"{source.section} path {path}: no file matches this pattern")
         return files, False
-    if not os.path.isfile(path):
-        raise SourceError(f"{source.section} path {path}: file does not exist")
-    return [path], False
+    raise SourceError(f"{source.section} path {path}: file does not exist")
 
 
 def _format_of(path: str) -> str | None:
@@ -104,7 +104,7 @@ def open_source(con: duckdb.DuckDBPyConnection, source: SourceSettings, name: st
         described = con.execute(f"DESCRIBE {name}").fetchall()
     except duckdb.Error as exc:
         raise SourceError(
-            f"{source.section} path {source.path}: cannot be read as {fmt}: {_first_line(exc)}"
+            f"{source.section} path {source.path}: cannot be read as {fmt}: {_read_error(exc)}"
         ) from None
     column_types = {row[0]: row[1] for row in described if row[0] != "source_file"}
     _check_mapped_columns(source, column_types, files)
@@ -151,8 +151,14 @@ def _check_mapped_columns(source: SourceSettings, column_types: dict[str, str], 
             )
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]
+def _read_error(exc: Exception) -> str:
+    """DuckDB's first line, plus the reason line of a CSV error ("CSV Error on Line: 1"
+    alone says nothing; the offending line itself may be megabytes long)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if "CSV Error" in lines[0]:
+        reasons = [line for line in lines[1:3] if line and not line.startswith("Original Line")]
+        return ": ".join(lines[:1] + reasons[:1])
+    return lines[0]
 
 
 def quote_identifier(name: str) -> str:

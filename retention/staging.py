@@ -8,6 +8,7 @@ the SQL models in `sql/staging/`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -34,6 +35,7 @@ NUMERIC_PREFIXES = (
     "REAL",
 )
 MAX_EVENT_TIME = dt.date(2200, 1, 1)
+TIME_OF_DAY_DIRECTIVES = re.compile(r"%[HIpMSfgnzZcX]")  # strptime fields below a day
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "run_id": run_id,
         "use_event_time_format": pipeline.events.event_time_format is not None,
         "event_time_format": pipeline.events.event_time_format or "%Y-%m-%d %H:%M:%S",
+        "event_time_format_is_date": _is_date_format(pipeline.events.event_time_format),
         "min_event_time": pipeline.min_event_time,
         "max_event_time": MAX_EVENT_TIME,
         "amount_mapped": "amount" in pipeline.events.columns,
@@ -132,6 +135,13 @@ def _check_event_time_format(con: duckdb.DuckDBPyConnection, pipeline: Pipeline)
         ) from None
 
 
+def _is_date_format(time_format: str | None) -> bool:
+    """Whether a strptime format reads calendar days only (no hour, no offset)."""
+    if time_format is None:
+        return False
+    return TIME_OF_DAY_DIRECTIVES.search(time_format.replace("%%", "")) is None
+
+
 def _latest_event_date(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> dt.date:
     latest = run_sql(con, "staging/latest_event_date.sql", {}).fetchall()[0][0]
     if latest is None:
@@ -147,7 +157,9 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
 
     Unmapped optional columns become constants: product "default" and the
     pipeline's default_event_type. Parquet timestamps and numbers skip text
-    parsing through `event_time_typed` / `amount_typed`.
+    parsing through `event_time_typed` / `amount_typed`; a DATE column is a
+    calendar day, so it starts at midnight in the pipeline's time zone (like a
+    plain date in text), not at midnight UTC.
     """
     columns = pipeline.events.columns
     select = []
@@ -161,10 +173,14 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
         else:
             select.append(f"CAST(NULL AS VARCHAR) AS {contract}")
     time_type = column_types.get(columns["event_time"], "")
-    if time_type in TEMPORAL_TYPES:
-        typed_time = f"CAST({quote_identifier(columns['event_time'])} AS TIMESTAMP)"
+    time_column = quote_identifier(columns["event_time"])
+    if time_type == "DATE":
+        zone = _literal(pipeline.run.timezone)
+        typed_time = f"timezone('UTC', timezone({zone}, CAST({time_column} AS TIMESTAMP)))"
+    elif time_type in TEMPORAL_TYPES:
+        typed_time = f"CAST({time_column} AS TIMESTAMP)"
     elif time_type.startswith("TIMESTAMP WITH TIME ZONE"):
-        typed_time = f"timezone('UTC', {quote_identifier(columns['event_time'])})"
+        typed_time = f"timezone('UTC', {time_column})"
     else:
         typed_time = "CAST(NULL AS TIMESTAMP)"
     amount_type = column_types.get(columns.get("amount", ""), "")

@@ -33,7 +33,6 @@ import math
 import os
 import re
 import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,11 +41,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from retention.cli import main
-from tests.conftest import pipeline_text
+from tests.conftest import FIXTURES, pipeline_text, query
 
 AS_OF = dt.date(2024, 6, 30)
 TIME_RANGE = (dt.datetime(1970, 1, 1), dt.datetime(2200, 1, 1))  # min_event_time, max
@@ -62,16 +61,16 @@ EVENT_TYPES = {  # tests.conftest.FULL_MAPPING: purchase = ["purchase", "order"]
 }
 RUN_TIMEOUT_SECONDS = 60
 FUZZ = settings(
-    max_examples=int(os.environ.get("RETENTION_FUZZ_EXAMPLES", "20")),
+    max_examples=int(os.environ.get("RETENTION_FUZZ_EXAMPLES", "30")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 UNPARSEABLE = "unparseable_event_time"
 OUT_OF_RANGE = "event_time_out_of_range"
-# Times spelled in ways the README does not promise, and what staging makes of
-# them: a reason, or the UTC time.
-KNOWN_TIMES: dict[str, str | dt.datetime] = {
+# Odd time texts mixed into fuzzed rows, and what staging makes of them: a
+# reason, the UTC time, or a calendar day (midnight in the pipeline's zone).
+KNOWN_TIMES: dict[str, str | dt.datetime | dt.date] = {
     "yesterday": UNPARSEABLE,
     "now": UNPARSEABLE,
     "epoch": UNPARSEABLE,
@@ -104,12 +103,14 @@ KNOWN_TIMES: dict[str, str | dt.datetime] = {
     "9999999999999": OUT_OF_RANGE,
     "1969-12-31T23:59:59Z": OUT_OF_RANGE,
     "1970-01-01T01:00:00+02:00": OUT_OF_RANGE,
-    "2200-01-01": OUT_OF_RANGE,
+    "2200-01-01": dt.date(2200, 1, 1),  # in range east of Greenwich (2199-12-31 UTC)
+    "1970-01-01": dt.date(1970, 1, 1),  # out of range east of Greenwich
     "1970-01-01T00:00:00Z": dt.datetime(1970, 1, 1),
     "2199-12-31 23:59:59": dt.datetime(2199, 12, 31, 23, 59, 59),
     "2024-06-01 24:00:00": dt.datetime(2024, 6, 2),
-    "2024-6-1": dt.datetime(2024, 6, 1),
-    " 2024-06-01\t": dt.datetime(2024, 6, 1),
+    "2024-6-1": dt.date(2024, 6, 1),
+    " 2024-06-01\t": dt.date(2024, 6, 1),
+    "2024-06-01 00:00:00": dt.datetime(2024, 6, 1),
     "2024-06-01 10:00:00 UTC": dt.datetime(2024, 6, 1, 10),
     "2024-06-01 10:00:00 Europe/Berlin": dt.datetime(2024, 6, 1, 8),
     "2024-06-01T10:00:00.123456789Z": dt.datetime(2024, 6, 1, 10, 0, 0, 123456),
@@ -117,8 +118,8 @@ KNOWN_TIMES: dict[str, str | dt.datetime] = {
     "2024-06-30T23:59:59-14:00": dt.datetime(2024, 7, 1, 13, 59, 59),
     "2024-07-01T00:30:00+14:00": dt.datetime(2024, 6, 30, 10, 30),
 }
-BAD_AMOUNTS = ["12,50", "1.234,50", "$5", "5 €", "$$5", "$5$", "1e999", "-1e999", "NaN", "inf"]
-BAD_AMOUNTS += ["-Infinity", "-0", "abc", "1_000", "0x10", "(5)", "５", "1e", "--5", " ", "\t"]
+ODD_AMOUNTS = ["12,50", "1.234,50", "$5", "5 €", "$$5", "$5$", "1e999", "-1e999", "NaN", "inf"]
+ODD_AMOUNTS += ["-Infinity", "-0", "abc", "1_000", "0x10", "(5)", "５", "1e", "--5", " ", "\t"]
 LONG = ["x" * 10_000, "é" * 10_000, 'a,"b"\n' * 1_700]
 NASTY = ["'); DROP TABLE runs; --", '"); DROP TABLE stg_events; --', "$run_id", "a,b", '"']
 NASTY += ["'", 'say "hi"', "line\nbreak", "cr\r\nlf", "\r", "\t", "\n", " lead", "trail ", "007"]
@@ -135,10 +136,10 @@ CURRENCY = re.compile(r"^[$€£¥][\t\n\f\r ]*|[\t\n\f\r ]*[$€£¥]$")
 
 @dataclass
 class Row:
-    """One source row as written; `time` is its UTC time when the generator knows it."""
+    """One source row as written; `time` is its UTC time (or calendar day) when known."""
 
     values: dict[str, str | None]
-    time: dt.datetime | None = None
+    time: dt.datetime | dt.date | None = None
 
     @property
     def tag(self) -> str:
@@ -164,8 +165,8 @@ def some_text(values: list[str], max_size: int = 12) -> st.SearchStrategy[str | 
 
 
 @st.composite
-def good_times(draw) -> tuple[str, dt.datetime]:
-    """A time in one of the README's spellings, and its UTC value."""
+def good_times(draw) -> tuple[str, dt.datetime | dt.date]:
+    """A time in one of the README's spellings, and its UTC value (or its day)."""
     utc = draw(st.datetimes(dt.datetime(2024, 1, 2), dt.datetime(2024, 7, 1, 23, 59, 59)))
     utc = utc.replace(microsecond=0)
     spelling = draw(st.sampled_from(["naive", "t", "z", "offset", "epoch_s", "epoch_ms", "date"]))
@@ -174,7 +175,7 @@ def good_times(draw) -> tuple[str, dt.datetime]:
         offset = dt.timezone(dt.timedelta(minutes=minutes))
         return utc.replace(tzinfo=dt.UTC).astimezone(offset).isoformat(), utc
     if spelling == "date":
-        return utc.date().isoformat(), dt.datetime.combine(utc.date(), dt.time())
+        return utc.date().isoformat(), utc.date()
     epoch = int(utc.replace(tzinfo=dt.UTC).timestamp())
     spelled = {
         "naive": utc.strftime("%Y-%m-%d %H:%M:%S"),
@@ -213,7 +214,7 @@ def fuzz_rows(draw, tag: str) -> Row:
         "event_time": time_text,
         "event_type": draw(some_text(list(EVENT_TYPES) + NASTY + ["", " "])),
         "amount": draw(
-            st.one_of(st.decimals(-1e6, 1e6, places=2).map(str), some_text(BAD_AMOUNTS))
+            st.one_of(st.decimals(-1e6, 1e6, places=2).map(str), some_text(ODD_AMOUNTS))
         ),
         "product_id": draw(some_text(PRODUCTS + NASTY + [""])),
         "channel": tag,
@@ -289,7 +290,7 @@ def expected_amount(text: str) -> float | None:
     return float(number)
 
 
-def expect(row: Row) -> Expected:
+def expect(row: Row, zone: str) -> Expected:
     """The README's staging rules, in their order."""
     v = {k: stripped(x) for k, x in row.values.items()}
     if v["user_id"] is None:
@@ -301,6 +302,8 @@ def expect(row: Row) -> Expected:
         return Expected(known=False)  # random text: the model cannot tell
     if isinstance(time, str):
         return Expected(time)
+    if type(time) is dt.date:
+        time = local_midnight(time, zone)
     if not TIME_RANGE[0] <= time < TIME_RANGE[1]:
         return Expected(OUT_OF_RANGE)
     if v["product_id"] is None:
@@ -317,6 +320,12 @@ def expect(row: Row) -> Expected:
 
 def canonical(row: Row) -> str:
     return EVENT_TYPES.get((stripped(row.values["event_type"]) or "").lower(), "other")
+
+
+def local_midnight(day: dt.date, zone: str) -> dt.datetime:
+    """A plain date is a calendar day in the pipeline's zone: its start, in UTC."""
+    start = dt.datetime.combine(day, dt.time(), ZoneInfo(zone))
+    return start.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def local_day(time: dt.datetime, zone: str) -> dt.date:
@@ -372,6 +381,7 @@ def run_fuzzed(events: EventFile, suffix: str) -> None:
         )
         pipeline.write_text(text, encoding="utf-8")
         result = invoke_run(pipeline)
+        event(f"exit {result.exit_code}")
         if result.exit_code == 0:
             check_published_run(Path(folder) / "out" / "retention.duckdb", events)
         else:
@@ -408,26 +418,38 @@ def read_run(warehouse: Path) -> tuple[tuple, list[tuple], list[tuple]]:
 
 
 def check_published_run(warehouse: Path, events: EventFile) -> None:
-    (read, staged, rejected, duplicate, after), stg, rej = read_run(warehouse)
-    assert read == len(events.rows) + len(events.malformed)
-    assert read == staged + rejected + duplicate + after
-    assert (len(stg), len(rej)) == (staged, rejected)
-    written = {row.tag: row for row in events.rows}
-    reasons = {r[0]: r[2] for r in rej if r[2] != "malformed_csv_line"}
-    malformed = [r[3] for r in rej if r[2] == "malformed_csv_line"]
-    assert sorted(malformed) == sorted(events.malformed)
-    assert len(reasons) + len(malformed) == len(rej)  # no row rejected twice
-    for tag, user_id, *_ in rej:
-        if tag is not None:  # the original value, or NULL where CSV wrote nothing
-            assert user_id == written[tag].values["user_id"] or not written[tag].values["user_id"]
-    for tag, user_id, product_id, *_ in stg:
-        assert tag not in reasons
-        assert (user_id, product_id) == (
-            written[tag].values["user_id"],
-            written[tag].values["product_id"],
-        )
+    counts, staged, rejected = read_run(warehouse)
+    reasons = check_every_row_counted_once(counts, staged, rejected, events)
+    check_against_model(counts, staged, reasons, events)
 
-    outcome = {row.tag: expect(row) for row in events.rows}
+
+def check_every_row_counted_once(counts, staged, rejected, events: EventFile) -> dict[str, str]:
+    """rows_read is what was written; no row lands twice; ids are kept as written.
+
+    Returns the rejection reason of each rejected row, by tag."""
+    read, n_staged, n_rejected, duplicate, after = counts
+    assert read == len(events.rows) + len(events.malformed)
+    assert read == n_staged + n_rejected + duplicate + after
+    assert (len(staged), len(rejected)) == (n_staged, n_rejected)
+    written = {row.tag: row.values for row in events.rows}
+    reasons = {r[0]: r[2] for r in rejected if r[2] != "malformed_csv_line"}
+    malformed = [r[3] for r in rejected if r[2] == "malformed_csv_line"]
+    assert sorted(malformed) == sorted(events.malformed)
+    assert len(reasons) + len(malformed) == len(rejected)  # no row rejected twice
+    assert len({r[0] for r in staged}) == len(staged)  # no row staged twice
+    for tag, user_id, *_ in rejected:
+        if tag is not None:  # the original value, or NULL where CSV wrote nothing
+            assert user_id == written[tag]["user_id"] or not written[tag]["user_id"]
+    for tag, user_id, product_id, *_ in staged:
+        assert tag not in reasons
+        assert (user_id, product_id) == (written[tag]["user_id"], written[tag]["product_id"])
+    return reasons
+
+
+def check_against_model(counts, staged, reasons: dict[str, str], events: EventFile) -> None:
+    """Each row's fate and each staged value is what the README's rules say."""
+    written = {row.tag: row for row in events.rows}
+    outcome = {row.tag: expect(row, events.zone) for row in events.rows}
     for tag, expected in outcome.items():
         if expected.known:
             assert reasons.get(tag) == expected.reason, (written[tag].values, reasons.get(tag))
@@ -435,11 +457,12 @@ def check_published_run(warehouse: Path, events: EventFile) -> None:
             outcome[tag] = Expected(reasons[tag])
     if not all(e.known for e in outcome.values()):
         note("a random time text was read as a time: the exact split is not checked")
+        event("split not checked")
         return
     kept, duplicates, late = expected_split(events, outcome)
-    assert {r[0] for r in stg} == kept
-    assert (duplicate, after) == (duplicates, late)
-    for tag, _, _, event_time, event_date, amount, event_type in stg:
+    assert {r[0] for r in staged} == kept
+    assert counts[3:] == (duplicates, late)
+    for tag, _, _, event_time, event_date, amount, event_type in staged:
         expected = outcome[tag]
         assert event_time == expected.time, written[tag].values
         assert event_date == local_day(expected.time, events.zone)
@@ -463,3 +486,135 @@ def test_json_lines_rows_are_all_accounted_for(events):
 @given(event_files())
 def test_parquet_rows_are_all_accounted_for(events):
     run_fuzzed(events, "parquet")
+
+
+# ---------------------------------------------------------------- regressions found by fuzzing
+
+TIME_ONLY = '[source.events.columns]\nuser_id = "user_id"\nevent_time = "event_time"'
+PERMISSIVE = "[validation]\nmax_reject_ratio = 1.0"
+
+
+def invoke_quietly(pipeline: Path) -> Result:
+    result = invoke_run(pipeline)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_short_csv_line_is_one_rejected_row_with_its_text(write_pipeline, tmp_path):
+    """DuckDB reports a short line once per missing column, and with CRLF line
+    ends its text starts with the LF: it was counted 4 times ("\\nm,u1,...")."""
+    events = tmp_path / "events.csv"
+    events.write_bytes(b"user_id,event_time,amount\r\nu1,2024-06-01,1\r\nm,2024-06-01\r\n")
+    invoke_quietly(write_pipeline(events, mapping=TIME_ONLY, extra=PERMISSIVE))
+    runs = query(tmp_path / "out" / "retention.duckdb", "SELECT * FROM runs")
+    assert (runs.rows_read[0], runs.rows_staged[0], runs.rows_rejected[0]) == (2, 1, 1)
+    rejected = query(tmp_path / "out" / "retention.duckdb", "SELECT * FROM rejected_events")
+    assert (rejected.source_line[0], rejected.source_text[0]) == (3, "m,2024-06-01")
+
+
+def test_time_words_impossible_offsets_and_extreme_years(write_pipeline, tmp_path):
+    """'epoch' was staged as 1970-01-01, '+05:99' as +06:39, and a year-294247
+    time in a zone far from UTC failed the whole run with a ConversionException."""
+    pipeline = write_pipeline(
+        FIXTURES / "events_time_words_and_extreme_years.csv",
+        mapping=TIME_ONLY + '\nevent_id = "event_id"',
+        run_extra='timezone = "Pacific/Kiritimati"',
+        extra=PERMISSIVE,
+    )
+    invoke_quietly(pipeline)
+    warehouse = tmp_path / "out" / "retention.duckdb"
+    reasons = dict(query(warehouse, "SELECT event_id, reason FROM rejected_events").values)
+    words = ["word-epoch", "word-infinity", "word-minus-infinity"]
+    assert {reasons.pop(i) for i in words + ["offset-minutes-99", "offset-hours-15"]} == {
+        UNPARSEABLE
+    }
+    assert set(reasons.values()) == {OUT_OF_RANGE} and len(reasons) == 3
+    assert list(query(warehouse, "SELECT event_id FROM stg_events").event_id) == ["ok"]
+
+
+def test_whitespace_only_ids_are_missing_not_real(write_pipeline, tmp_path):
+    """trim() removes spaces only: a user_id of "\\t" became a user, and two
+    events with event_id "\\r\\n" were taken for one (one dropped as a copy)."""
+    events = tmp_path / "events.csv"
+    with open(events, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["event_id", "user_id", "event_time", "product_id"])
+        for event_id, user_id, product_id in [
+            ("a", "\t", "shop"),
+            ("b", "\r\n", "shop"),
+            ("c", "\xa0", "shop"),
+            ("d", "u1", "\t"),
+            ("\r\n", "u1", "shop"),
+            ("\r\n", "u2", "shop"),
+            (" e\t", "u1", "shop"),
+            ("e", "u1", "shop"),
+        ]:
+            writer.writerow([event_id, user_id, "2024-06-01T10:00:00Z", product_id])
+    mapping = TIME_ONLY + '\nevent_id = "event_id"\nproduct_id = "product_id"'
+    invoke_quietly(write_pipeline(events, mapping=mapping, extra=PERMISSIVE))
+    warehouse = tmp_path / "out" / "retention.duckdb"
+    reasons = query(warehouse, "SELECT event_id, reason FROM rejected_events ORDER BY 1")
+    assert reasons.values.tolist() == [
+        ["a", "missing_user_id"],
+        ["b", "missing_user_id"],
+        ["c", "missing_user_id"],
+        ["d", "missing_product_id"],
+    ]
+    staged = query(warehouse, "SELECT event_id, user_id FROM stg_events ORDER BY ALL")
+    assert sorted(staged.fillna("-").values.tolist()) == [["-", "u1"], ["-", "u2"], ["e", "u1"]]
+    runs = query(warehouse, "SELECT rows_duplicate FROM runs")
+    assert runs.rows_duplicate[0] == 1  # " e\t" and "e" are one event
+
+
+def test_amount_must_be_a_plain_number(write_pipeline, tmp_path):
+    """DuckDB reads '1_000' as 1000; an amount is a number with at most one currency sign."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,event_time,amount\n"
+        "u1,2024-06-01,1_000\nu1,2024-06-01,$$5\nu1,2024-06-01,NaN\n"
+        "u1,2024-06-02,$ 12.50\nu1,2024-06-03,-0\nu1,2024-06-04,1e3 €\n"
+    )
+    mapping = TIME_ONLY + '\namount = "amount"'
+    invoke_quietly(write_pipeline(events, mapping=mapping, extra=PERMISSIVE))
+    warehouse = tmp_path / "out" / "retention.duckdb"
+    rejected = query(warehouse, "SELECT amount, reason FROM rejected_events ORDER BY 1")
+    assert rejected.values.tolist() == [
+        ["$$5", "unparseable_amount"],
+        ["1_000", "unparseable_amount"],
+        ["NaN", "unparseable_amount"],
+    ]
+    staged = query(warehouse, "SELECT amount FROM stg_events ORDER BY event_time")
+    assert staged.amount.tolist() == [12.5, 0.0, 1000.0]
+
+
+def test_bad_event_time_format_is_one_line(write_pipeline):
+    """A format DuckDB cannot use failed the run as 'unexpected InvalidInputException'."""
+    mapping = 'event_time_format = "%Y-%Q"\n' + TIME_ONLY
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv", mapping=mapping)
+    result = invoke_run(pipeline)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'Error: {pipeline}: [source.events] event_time_format = "%Y-%Q": expected a strptime '
+        'format such as "%d/%m/%Y %H:%M" (Failed to parse format specifier %Y-%Q: '
+        "Unrecognized format for strftime/strptime: %Q)\n"
+    )
+
+
+def test_file_name_with_glob_characters_is_read_as_that_file(write_pipeline, tmp_path):
+    """`events[1].csv` was taken for a pattern matching `events1.csv`: "no file matches"."""
+    events = tmp_path / "events[1].csv"
+    events.write_text("user_id,event_time\nu1,2024-06-01\n")
+    invoke_quietly(write_pipeline(events, mapping=TIME_ONLY))
+    runs = query(tmp_path / "out" / "retention.duckdb", "SELECT rows_staged FROM runs")
+    assert runs.rows_staged[0] == 1
+
+
+def test_csv_line_over_duckdbs_limit_names_the_reason(write_pipeline, tmp_path):
+    """The error said only "CSV Error on Line: 1"; the reason was on a later line."""
+    events = tmp_path / "events.csv"
+    events.write_text(f'user_id,event_time\n"{"x" * 2_100_000}",2024-06-01\n')
+    result = invoke_run(write_pipeline(events, mapping=TIME_ONLY))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"Error: [source.events] path {events}: cannot be read as csv")
+    assert "Maximum line size of 2000000 bytes exceeded" in result.stderr

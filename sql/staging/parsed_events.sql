@@ -6,10 +6,13 @@
 --         and amount_typed when the source already has those types),
 --         event_type_map (source_value, event_type), the macro strip_blank
 --         (macros.sql)
--- params: $use_event_time_format, $event_time_format (strptime), $min_event_time,
---         $max_event_time, $amount_mapped, $timezone
+-- params: $use_event_time_format, $event_time_format (strptime),
+--         $event_time_format_is_date (the format has no time of day),
+--         $min_event_time, $max_event_time, $amount_mapped, $timezone
 -- Naive timestamps are taken as UTC; offsets (Z, +02:00) are honoured; digits
 -- only are epoch seconds (9-10 digits) or epoch milliseconds (12-13 digits).
+-- A plain date (or a format without time of day) is a calendar day: it starts
+-- at midnight in $timezone, so it keeps its day west of Greenwich too.
 -- A time must start with a digit (DuckDB would also read the words 'epoch',
 -- 'infinity' as times) and a numeric offset must exist on Earth (-14:00 to
 -- +14:00, minutes below 60: DuckDB would read '+05:99' as +06:39).
@@ -37,6 +40,10 @@ parsed as (
         coalesce(
             texts.event_time_typed,
             case
+                when $use_event_time_format and $event_time_format_is_date
+                    then timezone(
+                        'UTC', timezone($timezone, try_strptime(event_time_text, $event_time_format))
+                    )
                 when $use_event_time_format
                     then timezone(
                         'UTC', try_strptime(event_time_text, $event_time_format)::timestamptz
@@ -46,6 +53,10 @@ parsed as (
                 when regexp_full_match(event_time_text, '[0-9]{12,13}')
                     then epoch_ms(event_time_text::bigint)
                 when not regexp_matches(event_time_text, '^[0-9]') then null
+                when regexp_full_match(event_time_text, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}')
+                    then timezone(
+                        'UTC', timezone($timezone, try_cast(event_time_text as timestamp))
+                    )
                 when regexp_matches(event_time_text, ':[0-9]{2}([.,][0-9]+)?[+-][0-9:]+$')
                     and not regexp_matches(
                         event_time_text, ':[0-9]{2}([.,][0-9]+)?[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?$'
