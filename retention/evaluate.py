@@ -87,13 +87,16 @@ def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days
         "AS expected_purchases_horizon FROM user_scores WHERE run_id = $run_id",
         {"run_id": run_id},
     )
-    params = {
-        "calibration_run_id": run_id,
-        "outcome_run_id": OUTCOME_RUN_ID,
-        "as_of": as_of,
-        "horizon_days": horizon_days,
-    }
-    run_sql(con, "evaluate/user_outcomes.sql", params, prefix="CREATE TEMP TABLE user_outcomes AS")
+    window = {"outcome_run_id": OUTCOME_RUN_ID, "as_of": as_of, "horizon_days": horizon_days}
+    run_sql(
+        con, "outcomes/window_outcomes.sql", window, prefix="CREATE TEMP TABLE window_outcomes AS"
+    )
+    run_sql(
+        con,
+        "evaluate/user_outcomes.sql",
+        {"calibration_run_id": run_id},
+        prefix="CREATE TEMP TABLE user_outcomes AS",
+    )
     return con.execute("SELECT * FROM user_outcomes").df()
 
 

@@ -48,7 +48,13 @@ def measure_uplift(pipeline: Pipeline, run_id: int, horizon_days: int) -> pd.Dat
                 "as_of": as_of,
                 "horizon_days": horizon_days,
             }
-            outcomes = run_sql(con, "uplift/campaign_outcomes.sql", params).df()
+            run_sql(
+                con,
+                "outcomes/window_outcomes.sql",
+                params,
+                prefix="CREATE TEMP TABLE window_outcomes AS",
+            )
+            outcomes = run_sql(con, "uplift/campaign_outcomes.sql", {}).df()
     results = compare_arms(outcomes)
     _store(pipeline, run_id, horizon_days, results)
     return results
