@@ -168,7 +168,9 @@ def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> lis
     fmt = pipeline.exports.format
     stem = f"{_slug(book.name)}__{medium}"
     parts_dir = folder / f".{stem}.parts"
-    limit = int(pipeline.exports.max_file_mb * 1024 * 1024)
+    # DuckDB starts a new part once a part has passed this size, checking after
+    # each block of 2,048 rows: aim 10% low so a part stays under the tool's limit.
+    limit = int(pipeline.exports.max_file_mb * 1024 * 1024 * 0.9)
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
     con.execute(
         f"COPY export_file TO {quote_literal(str(parts_dir))} ({options}, FILE_SIZE_BYTES {limit})"

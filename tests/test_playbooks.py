@@ -210,3 +210,24 @@ def test_holdout_is_stable_across_runs_and_near_its_share(write_pipeline, tmp_pa
     assert 0.17 < len(held.users[0]) / 2000 < 0.23
     sent = first.assignments["mails"]["sent"]
     assert sent + first.assignments["mails"]["holdout"] == 2000
+
+
+def test_large_exports_are_split_into_parts_listed_in_the_manifest(write_pipeline, tmp_path):
+    users = {f"u{i:04d}": (f"u{i}@example.com", "", "yes", "no") for i in range(5000)}
+    events = write_sources(tmp_path, users=users)
+    extra = (
+        '[source.contacts]\npath = "contacts.csv"\n[[playbooks]]\nname = "mails"\n'
+        'tiers = ["active"]\nchannels = ["email"]\nholdout_share = 0.0\n'
+        "[exports]\nmax_file_mb = 0.1\nmax_contacts = 0\n"
+    )
+    result = run_pipeline(load_pipeline(write_pipeline(events, mapping=MAPPING, extra=extra)))
+    manifest = json.loads((result.export_dir / "manifest.json").read_text())
+    names = [entry["file"] for entry in manifest["files"]]
+    assert len(names) > 1 and names[0] == "mails__email.part-0001.csv"
+    assert sum(entry["rows"] for entry in manifest["files"]) == 5000
+    for entry in manifest["files"]:
+        # DuckDB checks the size after each block of 2,048 rows, so a part may
+        # pass the limit by at most one block (~150 bytes a row here)
+        assert entry["bytes"] < 0.1 * 1024 * 1024 + 2048 * 150
+        with open(result.export_dir / entry["file"], newline="") as handle:
+            assert next(csv.reader(handle))[0] == "email"  # every part has its header

@@ -154,3 +154,26 @@ def test_policy_errors_name_the_rule_and_columns(write_pipeline, tmp_path, polic
         run_pipeline(load_pipeline(path))
     assert str(error.value).startswith(f"{path}: {message}")
     assert not (tmp_path / "out").exists()  # checked before any work
+
+
+def test_product_with_a_single_buyer_falls_back_without_crashing(run, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,event_time,event_type,amount\n"
+        "solo,2024-05-01 10:00:00,purchase,10\nsolo,2024-06-01 10:00:00,purchase,20\n"
+        "window,2024-06-02 10:00:00,visit,\n"
+    )
+    mapping = (
+        '[source.events.columns]\nuser_id = "user_id"\nevent_time = "event_time"\n'
+        'event_type = "event_type"\namount = "amount"\n'
+    )
+    _, warehouse = run(events, mapping=mapping)
+    scores = query(warehouse, "SELECT user_id, p_alive, clv FROM latest_scores ORDER BY user_id")
+    assert scores.p_alive.isna().all() and scores.clv.isna().all()
+    fallbacks = query(
+        warehouse, "SELECT model, note FROM model_params WHERE param = 'fallback' ORDER BY model"
+    )
+    assert "bgnbd" in set(fallbacks.model) and "gamma_gamma" in set(fallbacks.model)
+    assert fallbacks.note[fallbacks.model == "bgnbd"].iloc[0].startswith("1 users with repeat")
+    tiers = query(warehouse, "SELECT count(*) AS n FROM latest_tiers")
+    assert tiers.n[0] == 2
