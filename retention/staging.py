@@ -162,33 +162,25 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
     plain date in text), not at midnight UTC.
     """
     columns = pipeline.events.columns
+    typed_time = _typed_time_sql(pipeline, column_types.get(columns["event_time"], ""))
+    typed_amount = "CAST(NULL AS DOUBLE)"
+    if column_types.get(columns.get("amount", ""), "").startswith(NUMERIC_PREFIXES):
+        typed_amount = f"CAST({quote_identifier(columns['amount'])} AS DOUBLE)"
+    # A typed column needs no text copy (casting millions of values to text
+    # costs seconds); rejected_events shows its typed value as text instead.
+    typed = {"event_time": typed_time is not None, "amount": typed_amount.startswith('CAST("')}
     select = []
     for contract in EVENT_COLUMNS:
-        if contract in columns:
+        if contract in columns and not typed.get(contract):
             select.append(f"CAST({quote_identifier(columns[contract])} AS VARCHAR) AS {contract}")
-        elif contract == "product_id":
+        elif contract == "product_id" and contract not in columns:
             select.append("'default' AS product_id")
-        elif contract == "event_type":
+        elif contract == "event_type" and contract not in columns:
             select.append(f"{_literal(pipeline.events.default_event_type)} AS event_type")
         else:
             select.append(f"CAST(NULL AS VARCHAR) AS {contract}")
-    time_type = column_types.get(columns["event_time"], "")
-    time_column = quote_identifier(columns["event_time"])
-    if time_type == "DATE":
-        zone = _literal(pipeline.run.timezone)
-        typed_time = f"timezone('UTC', timezone({zone}, CAST({time_column} AS TIMESTAMP)))"
-    elif time_type in TEMPORAL_TYPES:
-        typed_time = f"CAST({time_column} AS TIMESTAMP)"
-    elif time_type.startswith("TIMESTAMP WITH TIME ZONE"):
-        typed_time = f"timezone('UTC', {time_column})"
-    else:
-        typed_time = "CAST(NULL AS TIMESTAMP)"
-    amount_type = column_types.get(columns.get("amount", ""), "")
-    typed_amount = "CAST(NULL AS DOUBLE)"
-    if amount_type.startswith(NUMERIC_PREFIXES):
-        typed_amount = f"CAST({quote_identifier(columns['amount'])} AS DOUBLE)"
     select += [
-        f"{typed_time} AS event_time_typed",
+        f"{typed_time or 'CAST(NULL AS TIMESTAMP)'} AS event_time_typed",
         f"{typed_amount} AS amount_typed",
         "source_file",
     ]
@@ -197,6 +189,19 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
         + ", ".join(select)
         + " FROM src_events_raw"
     )
+
+
+def _typed_time_sql(pipeline: Pipeline, time_type: str) -> str | None:
+    """SQL for a source time column DuckDB already typed, or None for text."""
+    time_column = quote_identifier(pipeline.events.columns["event_time"])
+    if time_type == "DATE":
+        zone = _literal(pipeline.run.timezone)
+        return f"timezone('UTC', timezone({zone}, CAST({time_column} AS TIMESTAMP)))"
+    if time_type in TEMPORAL_TYPES:
+        return f"CAST({time_column} AS TIMESTAMP)"
+    if time_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"timezone('UTC', {time_column})"
+    return None
 
 
 def _literal(value: str) -> str:

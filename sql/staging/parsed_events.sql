@@ -102,6 +102,8 @@ final as (
     select
         *,
         case
+            when reject_reason is null and $timezone = 'UTC'
+                then cast(event_time_utc as date)
             when reject_reason is null
                 then cast(timezone($timezone, event_time_utc::timestamptz) as date)
         end as event_date
