@@ -63,15 +63,12 @@ RUN_FIELDS = {
     "storage_version": Field(storage_version, default="v1.0.0"),
     "keep_runs": Field(integer_between(1, 10_000), default=7),
 }
+FORMAT_FIELD = Field(choice(*FORMATS), default="auto")
 EVENTS_FIELDS = {
     "path": Field(text, required=True, help="a file, a glob or a folder of event files"),
-    "format": Field(choice(*FORMATS), default="auto"),
+    "format": FORMAT_FIELD,
     "default_event_type": Field(choice(*EVENT_TYPES), default="purchase"),
     "event_time_format": Field(optional_text, default=None),
-}
-CONTACTS_FIELDS = {
-    "path": Field(text, required=True, help="a file of user contacts"),
-    "format": Field(choice(*FORMATS), default="auto"),
 }
 VALIDATION_FIELDS = {
     "max_reject_ratio": Field(number_between(0, 1), default=0.05),
@@ -250,45 +247,56 @@ def _parse_events(table: Any, name: str, base: Path) -> EventsSource:
 
 
 def _parse_contacts(table: Any, name: str, base: Path) -> SourceSettings | None:
-    if table is None:
-        return None
-    where = f"{name}: [source.contacts]"
-    contacts = check_table(table, CONTACTS_FIELDS, where, nested=("columns",))
-    columns = {key: key for key in CONTACT_COLUMNS}
-    if "columns" in contacts:
-        columns = _parse_columns(
-            contacts["columns"], CONTACT_COLUMNS, ("user_id",), f"{name}: [source.contacts.columns]"
-        )
-    return SourceSettings(
-        path=str(base / contacts["path"]),
-        format=contacts["format"],
-        columns=columns,
-        section="[source.contacts]",
+    """Optional contacts: user_id, email, phone, consent flags and country per row."""
+    return _parse_file_source(
+        table,
+        name,
+        base,
+        "contacts",
+        "a file of user contacts",
+        CONTACT_COLUMNS,
+        CONTACT_COLUMNS,
+        required=("user_id",),
     )
 
 
 def _parse_costs(table: Any, name: str, base: Path) -> SourceSettings | None:
     """Optional acquisition spend: channel, day, spend (and product_id) per row."""
+    return _parse_file_source(
+        table,
+        name,
+        base,
+        "costs",
+        "a file of spend per channel and day",
+        COST_COLUMNS,
+        COST_COLUMNS[:3],
+        required=(),
+    )
+
+
+def _parse_file_source(
+    table: Any,
+    name: str,
+    base: Path,
+    source: str,
+    what: str,
+    allowed: tuple[str, ...],
+    defaults: tuple[str, ...],
+    required: tuple[str, ...],
+) -> SourceSettings | None:
+    """A [source.<source>] table: path, format and a column mapping (defaults: same names)."""
     if table is None:
         return None
-    where = f"{name}: [source.costs]"
-    costs = check_table(
-        table,
-        CONTACTS_FIELDS
-        | {"path": Field(text, required=True, help="a file of spend per channel and day")},
-        where,
-        nested=("columns",),
-    )
-    columns = {key: key for key in COST_COLUMNS[:3]}
-    if "columns" in costs:
+    section = f"[source.{source}]"
+    fields = {"path": Field(text, required=True, help=what), "format": FORMAT_FIELD}
+    parsed = check_table(table, fields, f"{name}: {section}", nested=("columns",))
+    columns = {key: key for key in defaults}
+    if "columns" in parsed:
         columns = _parse_columns(
-            costs["columns"], COST_COLUMNS, (), f"{name}: [source.costs.columns]"
+            parsed["columns"], allowed, required, f"{name}: [source.{source}.columns]"
         )
     return SourceSettings(
-        path=str(base / costs["path"]),
-        format=costs["format"],
-        columns=columns,
-        section="[source.costs]",
+        path=str(base / parsed["path"]), format=parsed["format"], columns=columns, section=section
     )
 
 

@@ -29,14 +29,19 @@ NUMERIC_TYPES = ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "HUGEINT", 
 
 def referenced_columns(rule: str, columns: Sequence[str]) -> list[str]:
     """Columns a rule names, in order of first mention (string literals skipped)."""
-    without_strings = re.sub(r"'(?:[^']|'')*'", "''", rule)
     by_lower = {c.lower(): c for c in columns}
     found: list[str] = []
-    for quoted, bare in IDENTIFIER.findall(without_strings):
-        column = by_lower.get((quoted or bare).lower())
+    for name in _identifiers(rule):
+        column = by_lower.get(name.lower())
         if column and column not in found:
             found.append(column)
     return found
+
+
+def _identifiers(rule: str) -> list[str]:
+    """Names a rule mentions, quoted or bare, outside its string literals."""
+    without_strings = re.sub(r"'(?:[^']|'')*'", "''", rule)
+    return [quoted or bare for quoted, bare in IDENTIFIER.findall(without_strings)]
 
 
 def quantile_columns(rules: Sequence[Rule], column_types: dict[str, str]) -> list[tuple[str, int]]:
@@ -44,9 +49,8 @@ def quantile_columns(rules: Sequence[Rule], column_types: dict[str, str]) -> lis
     wanted: list[tuple[str, int]] = []
     numeric = {c.lower(): c for c, t in column_types.items() if t.startswith(NUMERIC_TYPES)}
     for rule in rules:
-        without_strings = re.sub(r"'(?:[^']|'')*'", "''", rule.rule)
-        for quoted, bare in IDENTIFIER.findall(without_strings):
-            match = QUANTILE.match(quoted or bare)
+        for name in _identifiers(rule.rule):
+            match = QUANTILE.match(name)
             if match and match.group(1).lower() in numeric:
                 pair = (numeric[match.group(1).lower()], int(match.group(2)))
                 if pair not in wanted:
