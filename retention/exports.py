@@ -6,6 +6,13 @@ built under a temporary name, checked against its manifest, and renamed into
 place in one step, so nobody sees a half-written or inconsistent set.
 Files and folders are readable by the owner only: they hold personal data.
 
+The warehouse rename is the commit point of a run; its export folder is
+renamed into place right after. A process killed in between leaves a checked
+private folder that the published warehouse already records sends from: the
+next export (of any run) renames it into place. Private folders of runs that
+never got published are deleted. A folder this warehouse did not write is
+never replaced.
+
 Only users with no suppression reason are written: never an opted-out,
 invalid, junk, capped or holdout user.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,11 +36,18 @@ from retention.errors import RetentionError
 from retention.sources import quote_identifier, quote_literal
 from retention.sqlfiles import run_sql
 
+log = logging.getLogger(__name__)
+
 CHANNEL_COLUMNS = {
     "email": "email",
     "sms": "phone_e164",
     "call": "phone_e164",
 }
+
+
+# Private work folders: ".<folder>.<pid>.tmp" while built, ".<folder>.old" while replaced.
+WORK_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.(?P<pid>[0-9]+)\.tmp")
+OLD_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.old")
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,9 @@ def prepare_export(
     """Write every file of this run's export into a private temporary folder."""
     root = pipeline.run.exports
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recover_exports(con, root)
     final_dir = root / export_name(run_id, playbook, channel)
+    _check_written_here(con, final_dir, pipeline.path)
     staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir(mode=0o700)
@@ -127,6 +144,76 @@ def discard_unpublished_exports(root: Path, run_id: int) -> None:
     if root.is_dir():
         for leftover in root.glob(f".{export_name(run_id)}*.tmp"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def recover_exports(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Finish or delete what killed exports left in `root` (call under the warehouse lock)."""
+    for entry in sorted(root.iterdir()):
+        work = WORK_FOLDER.fullmatch(entry.name)
+        if not work or not entry.is_dir() or _running(int(work["pid"])):
+            continue
+        final = root / work["folder"]
+        if not final.exists() and _published_sends(con, final.name) and _checks_out(entry):
+            log.warning("export %s: renaming into place after its process was killed", final)
+            manifest = json.loads((entry / "manifest.json").read_text())
+            commit_export(PreparedExport(entry, final, manifest))
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+    for entry in sorted(root.iterdir()):
+        old = OLD_FOLDER.fullmatch(entry.name)
+        if old and entry.is_dir():
+            if (root / old["folder"]).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:  # killed between moving the old folder aside and renaming the new one
+                os.rename(entry, root / old["folder"])
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not exporting while it prepares an export
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _published_sends(con: duckdb.DuckDBPyConnection, folder: str) -> bool:
+    """Whether the published ledger records sends from this export folder."""
+    return con.execute(
+        "SELECT count(*) > 0 FROM sends INNER JOIN runs USING (run_id) "
+        "WHERE runs.status = 'published' AND sends.file = $folder",
+        {"folder": folder},
+    ).fetchall()[0][0]
+
+
+def _checks_out(folder: Path) -> bool:
+    try:
+        verify_export(folder)
+    except (OSError, ValueError, RetentionError):
+        return False
+    return True
+
+
+def _check_written_here(con: duckdb.DuckDBPyConnection, final: Path, pipeline: Path) -> None:
+    """Refuse to replace an export folder that this warehouse's runs did not write.
+
+    Ours: the published ledger has sends from it, or its manifest names this
+    pipeline file (a partial export whose sends a later full export took over).
+    """
+    if not final.exists() or _published_sends(con, final.name):
+        return
+    try:
+        manifest = json.loads((final / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if manifest.get("pipeline") != str(pipeline):
+        raise RetentionError(
+            f"export folder {final} already exists and was not written by this warehouse; "
+            "move it away or set another [run] exports folder"
+        )
 
 
 def verify_export(folder: Path) -> None:

@@ -3,13 +3,16 @@
 Analysts must be able to query the published data at any time, also while
 tonight's run writes, and must always see one complete run. DuckDB lets one
 process write a file and locks every other process out, so a writer never
-opens the published file: it copies it to `<warehouse>.building`, works on
-the copy, checkpoints and closes it, and renames it onto the published file
-in one step (`os.replace`). Readers open the published file read-only; one
-that opened it before the rename keeps reading the old, complete file.
-A `<warehouse>.lock` file (an OS lock, released if the process dies) keeps two
-writers from racing. A killed writer leaves only a stale `.building` copy,
-which the next writer deletes: the published file is untouched.
+opens the published file: it copies it into the folder `<warehouse>.building`,
+works on the copy, checkpoints and closes it, and renames it onto the
+published file in one step (`os.replace`). Readers open the published file
+read-only; one that opened it before the rename keeps reading the old,
+complete file. A `<warehouse>.lock` file (an OS lock, released if the process
+dies) keeps two writers from racing. A killed writer leaves only a stale
+`.building` folder, which the next writer deletes: the published file is
+untouched. The folder is owner-only (0700): the copy, DuckDB's write-ahead
+log and its spill files hold personal data and are created with the
+process's default permissions.
 
 Inside the copy, a run is written under its own run_id and shown by the
 latest_* views only once marked published. A run that fails is marked failed
@@ -36,7 +39,6 @@ from retention.sqlfiles import run_sql
 
 # Tables a failed run's rows are deleted from (rejected_events stay, to show why).
 RUN_TABLES = (
-    "stg_events",
     "user_features",
     "user_scores",
     "model_params",
@@ -77,24 +79,32 @@ def open_warehouse(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    building = path.with_name(path.name + ".building")
+    private = path.with_name(path.name + ".building")
+    building = private / path.name
     with _writer_lock(path):
-        _remove_database(building)
+        _remove_private(private)
+        private.mkdir(mode=0o700)
+        os.chmod(private, 0o700)  # whatever the umask
         if path.exists():
             shutil.copyfile(path, building)
-        con = _connect(building, path, storage_version)
         try:
-            _configure(con, path, threads, memory_limit)
+            con = _connect(building, path, storage_version)
+        except WarehouseError:
+            _remove_private(private)
+            raise
+        try:
+            _configure(con, private / "spill", threads, memory_limit)
             yield con
             con.execute("CHECKPOINT")
         except BaseException:
             con.close()
-            _remove_database(building)
+            _remove_private(private)
             raise
         con.close()
         os.chmod(building, 0o600)
         os.replace(building, path)
         _sync_folder(path.parent)
+        _remove_private(private)
 
 
 @contextlib.contextmanager
@@ -123,9 +133,9 @@ def _connect(building: Path, published: Path, storage_version: str) -> duckdb.Du
         raise WarehouseError(f"warehouse {published} cannot be opened: {first_line}") from None
 
 
-def _configure(con, path: Path, threads: int | None, memory_limit: str | None) -> None:
+def _configure(con, spill: Path, threads: int | None, memory_limit: str | None) -> None:
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET temp_directory = $dir", {"dir": str(path) + ".tmp"})
+    con.execute("SET temp_directory = $dir", {"dir": str(spill)})
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
@@ -137,9 +147,13 @@ def _configure(con, path: Path, threads: int | None, memory_limit: str | None) -
     con.commit()
 
 
-def _remove_database(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+def _remove_private(private: Path) -> None:
+    """Delete a writer's private folder (or the `.building` file of older versions)."""
+    if private.is_dir() and not private.is_symlink():
+        shutil.rmtree(private)
+    else:
+        private.unlink(missing_ok=True)
+    private.with_name(private.name + ".wal").unlink(missing_ok=True)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -195,18 +209,33 @@ def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
 def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **values) -> None:
     """Make the run the one latest_* views show, and trim history.
 
-    Staged events are kept for this run only; the per-user detail tables
+    Staged events (kept only with [run] keep_staged_events) are kept for this
+    run only; the per-user detail tables
     (PER_USER_HISTORY) for the last `keep_runs` published runs. Tiers,
     assignments, sends, model parameters and the ledger are kept for good:
     they are small and feed tier_history, uplift and frequency caps.
     """
     con.begin()
     update_run(con, run_id, status="published", finished_at=_now(), **values)
-    con.execute("DELETE FROM stg_events WHERE run_id <> $run_id", {"run_id": run_id})
+    con.execute(
+        f"DELETE FROM {stored_table(con, 'stg_events')} WHERE run_id <> $run_id",
+        {"run_id": run_id},
+    )
     kept = "SELECT run_id FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT $keep"
     for table in PER_USER_HISTORY:
         con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
     con.commit()
+
+
+def stored_table(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The warehouse file's table `name`, even where a temp table of the run shadows it.
+
+    A run stages its events into a temp table `stg_events` (fast, never
+    written to disk); the file's own `stg_events` holds them only when the
+    pipeline asks to keep them.
+    """
+    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+    return '"' + catalog.replace('"', '""') + '".main."' + name.replace('"', '""') + '"'
 
 
 def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
@@ -214,7 +243,7 @@ def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
     with contextlib.suppress(duckdb.Error):
         con.rollback()
     con.begin()
-    for table in RUN_TABLES:
+    for table in (*RUN_TABLES, stored_table(con, "stg_events")):
         con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
     update_run(con, run_id, status="failed", finished_at=_now(), error=error)
     con.commit()

@@ -1,6 +1,7 @@
 """The runs ledger: only a fully successful run is published; failures and
 killed runs leave the previously published run in place."""
 
+import json
 import os
 import signal
 import subprocess
@@ -12,8 +13,18 @@ import pandas as pd
 import pytest
 
 from retention.config import load_pipeline
+from retention.export_command import export_published
+from retention.exports import verify_export
 from retention.pipeline import run_pipeline
 from tests.conftest import FIXTURES, query
+from tests.snapshots import (
+    file_sha256,
+    hidden_entries,
+    is_owner_only,
+    relation_hashes,
+    visible_files,
+)
+from tests.test_playbooks import MAPPING, PLAYBOOKS, write_sources
 
 TINY = FIXTURES / "events_tiny.csv"
 
@@ -106,39 +117,159 @@ def test_run_left_running_by_a_dead_process_is_closed_out(run):
     assert published(warehouse) == [third.run_id]
 
 
-def test_killed_run_leaves_previous_run_published(write_pipeline, tmp_path):
-    """SIGKILL a real run in a subprocess while it works on a slowed-down stage."""
-    pipeline_path = write_pipeline(TINY)
-    run_pipeline(load_pipeline(pipeline_path))
-    marker = tmp_path / "features-written"
-    script = f"""
-import time
-import retention.pipeline as p
+# A child process runs the pipeline (or re-exports its published run) with one
+# function wrapped: when a call's arguments contain `match`, it touches a marker
+# file (before or after the real call) and sleeps until the parent SIGKILLs it.
+CHILD = """
+import importlib, sys, time
+command, module_name, function_name, when, match, marker, pipeline_path = sys.argv[1:]
 from retention.config import load_pipeline
-real = p.build_features
-def slow(*args, **kwargs):
-    users = real(*args, **kwargs)
-    open({str(marker)!r}, "w").close()
+from retention.export_command import export_published
+from retention.pipeline import run_pipeline
+module = importlib.import_module(module_name)
+real = getattr(module, function_name)
+def stop_here(*args, **kwargs):
+    if match not in repr(args):
+        return real(*args, **kwargs)
+    if when == "after":
+        real(*args, **kwargs)
+    open(marker, "w").close()
     time.sleep(60)
-    return users
-p.build_features = slow
-p.run_pipeline(load_pipeline({str(pipeline_path)!r}))
+setattr(module, function_name, stop_here)
+{"run": run_pipeline, "export": export_published}[command](load_pipeline(pipeline_path))
 """
-    child = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.time() + 60
-    while not marker.exists() and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    warehouse = load_pipeline(pipeline_path).run.warehouse
-    assert published(warehouse) == [1]
-    # the killed run wrote only to its private copy: the published file never saw it
-    statuses = query(warehouse, "SELECT status FROM runs ORDER BY run_id").status
-    assert list(statuses) == ["published"]
-    assert warehouse.with_name(warehouse.name + ".building").exists()
-    result = run_pipeline(load_pipeline(pipeline_path))
-    assert published(warehouse) == [result.run_id] == [2]
-    assert not warehouse.with_name(warehouse.name + ".building").exists()
+# Where a `retention run` dies: (module, function, stop before or after it, and
+# whether the warehouse rename, the commit point of a run, had happened).
+KILL_POINTS = {
+    "staging": ("retention.pipeline", "stage_events", "after", False),
+    "features": ("retention.pipeline", "build_features", "after", False),
+    "scores": ("retention.pipeline", "build_scores", "after", False),
+    "exports_one_file_written": ("retention.exports", "_write_file", "after", False),
+    "exports_written_and_sends_recorded": ("retention.pipeline", "publish_run", "before", False),
+    "warehouse_published_folder_not_renamed": (
+        "retention.pipeline",
+        "commit_export",
+        "before",
+        True,
+    ),
+}
+
+
+@pytest.fixture
+def campaign_pipeline(write_pipeline, tmp_path):
+    """A pipeline with contacts and playbooks, so each run writes export files."""
+    events = write_sources(tmp_path)
+    extra = '[source.contacts]\npath = "contacts.csv"\n' + PLAYBOOKS
+    return write_pipeline(events, mapping=MAPPING, extra=extra)
+
+
+def kill_child_at(tmp_path, pipeline_path, module, function, when, match="", command="run") -> None:
+    """Run the pipeline in a child process and SIGKILL it where `function` is called."""
+    marker = tmp_path / "child-stopped"
+    marker.unlink(missing_ok=True)
+    arguments = [command, module, function, when, match, str(marker), str(pipeline_path)]
+    with open(tmp_path / "child.err", "w") as err:
+        child = subprocess.Popen([sys.executable, "-c", CHILD, *arguments], stderr=err)
+        deadline = time.time() + 60
+        while not marker.exists() and child.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert marker.exists(), (tmp_path / "child.err").read_text()
+
+
+class Outputs:
+    """What readers see of a pipeline's outputs, taken before a run is killed."""
+
+    def __init__(self, pipeline_path):
+        settings = load_pipeline(pipeline_path).run
+        self.warehouse, self.exports = settings.warehouse, settings.exports
+        self.folder = {p.name for p in self.warehouse.parent.iterdir()}
+        self.warehouse_sha256 = file_sha256(self.warehouse)
+        self.tables = relation_hashes(self.warehouse)
+        self.files = visible_files(self.exports)
+
+    def assert_warehouse_unchanged(self) -> None:
+        assert file_sha256(self.warehouse) == self.warehouse_sha256
+        assert relation_hashes(self.warehouse) == self.tables
+
+    def assert_leftovers_are_private(self, run_id: int) -> None:
+        """A killed run leaves only owner-only work folders no reader opens."""
+        left = {p.name for p in self.warehouse.parent.iterdir()} - self.folder
+        assert left <= {self.warehouse.name + ".building"}
+        for name in left:
+            assert is_owner_only(self.warehouse.parent / name), name
+        for entry in hidden_entries(self.exports):
+            assert entry.name.startswith(f".run-{run_id}.") and is_owner_only(entry), entry.name
+
+    def assert_cleaned_up(self, run_id: int) -> None:
+        assert {p.name for p in self.warehouse.parent.iterdir()} == self.folder
+        assert hidden_entries(self.exports) == []
+        assert (self.exports / "LATEST").read_text() == f"run-{run_id}\n"
+        # every folder the sends history names is in place, checked, with exactly those rows
+        sends = query(self.warehouse, "SELECT file, count(*) AS n FROM sends GROUP BY ALL")
+        for folder, rows in zip(sends.file, sends.n, strict=True):
+            verify_export(self.exports / folder)
+            manifest = json.loads((self.exports / folder / "manifest.json").read_text())
+            assert sum(f["rows"] for f in manifest["files"]) == rows, folder
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_killed_run_leaves_the_previous_outputs_exactly(point, campaign_pipeline, tmp_path):
+    """SIGKILL a real run at each stage: readers still see the previous run's
+    warehouse and files byte for byte, nothing half-written is visible, and the
+    next run succeeds and cleans up."""
+    first = run_pipeline(load_pipeline(campaign_pipeline))
+    before = Outputs(campaign_pipeline)
+    assert (before.exports / "LATEST").read_text() == "run-1\n" and len(before.files) == 5
+    *where, published_at_kill = KILL_POINTS[point]
+
+    kill_child_at(tmp_path, campaign_pipeline, *where)
+    if published_at_kill:  # past the commit point: run 2 is the published run
+        assert published(before.warehouse) == [2]
+    else:
+        before.assert_warehouse_unchanged()
+        assert published(before.warehouse) == [first.run_id]
+    assert visible_files(before.exports) == before.files  # the previous run's files, exactly
+    before.assert_leftovers_are_private(run_id=2)
+    built = [visible_files(e) for e in hidden_entries(before.exports) if published_at_kill]
+
+    result = run_pipeline(load_pipeline(campaign_pipeline))
+    assert result.run_id == (3 if published_at_kill else 2)
+    assert published(before.warehouse) == [result.run_id]
+    before.assert_cleaned_up(result.run_id)
+    for name, data in before.files.items():  # run-1's folder is untouched
+        assert name == "LATEST" or (before.exports / name).read_bytes() == data
+    if published_at_kill:  # the published run's folder was renamed into place, not lost
+        assert [visible_files(before.exports / "run-2")] == built
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        # files rebuilt and sends re-recorded, old folder still in place
+        ("retention.export_command", "commit_export", "before", ""),
+        # the old folder moved aside, the new one not yet renamed into place
+        ("os", "rename", "after", ".run-1.old"),
+    ],
+    ids=["before_rename", "between_renames"],
+)
+def test_killed_export_command_is_finished_by_the_next_export(point, campaign_pipeline, tmp_path):
+    run_pipeline(load_pipeline(campaign_pipeline))
+    before = Outputs(campaign_pipeline)
+
+    kill_child_at(tmp_path, campaign_pipeline, *point, command="export")
+    # the folder is either the whole previous one or (between the two renames) absent
+    assert visible_files(before.exports) in (
+        before.files,
+        {"LATEST": before.files["LATEST"]},
+    )
+    before.assert_leftovers_are_private(run_id=1)
+
+    export_published(load_pipeline(campaign_pipeline))
+    assert visible_files(before.exports) == before.files  # the same files, byte for byte
+    before.assert_cleaned_up(run_id=1)
+    assert query(before.warehouse, "SELECT count(*) AS n FROM sends").n[0] == 3
 
 
 def test_history_keeps_tiers_and_trims_per_user_detail(run):
