@@ -16,6 +16,7 @@ from typing import Any
 
 from retention.config_fields import (
     Field,
+    boolean,
     check_open_table,
     check_table,
     choice,
@@ -62,6 +63,7 @@ RUN_FIELDS = {
     "memory_limit": Field(memory_size, default=None),
     "storage_version": Field(storage_version, default="v1.0.0"),
     "keep_runs": Field(integer_between(1, 10_000), default=7),
+    "keep_staged_events": Field(boolean, default=False),
 }
 FORMAT_FIELD = Field(choice(*FORMATS), default="auto")
 EVENTS_FIELDS = {
@@ -102,6 +104,7 @@ class RunSettings:
     memory_limit: str | None
     storage_version: str
     keep_runs: int
+    keep_staged_events: bool  # copy the run's staged events into the warehouse
 
     @property
     def unit_days(self) -> int:
@@ -196,6 +199,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
             memory_limit=run["memory_limit"],
             storage_version=run["storage_version"],
             keep_runs=run["keep_runs"],
+            keep_staged_events=run["keep_staged_events"],
         ),
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),

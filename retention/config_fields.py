@@ -42,6 +42,12 @@ def optional_text(value: Any) -> str | None:
     return text(value)
 
 
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
 def choice(*allowed: str) -> Parser:
     def parse(value: Any) -> str:
         if value not in allowed:

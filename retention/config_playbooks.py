@@ -14,6 +14,7 @@ from typing import Any
 
 from retention.config_fields import (
     Field,
+    boolean,
     check_table,
     choice,
     integer_between,
@@ -34,12 +35,6 @@ PLAYBOOK_FIELDS = {
     "holdout_share": Field(number_between(0, 0.9), default=0.1),
     "priority": Field(integer_between(-1000, 1000), default=0),
 }
-
-
-def boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("true or false")
-    return value
 
 
 EXPORT_FIELDS = {

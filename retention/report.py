@@ -176,7 +176,8 @@ def _product_section(ctx: _Context) -> str:
 def _product_facts(ctx: _Context) -> str:
     counts = ctx.rows(
         "rejected_events",
-        "SELECT (SELECT count(*) FROM stg_events WHERE run_id = $run_id AND product_id = $product)"
+        "SELECT (SELECT sum(events_total) FROM user_features "
+        "WHERE run_id = $run_id AND product_id = $product)"
         " AS staged, (SELECT count(*) FROM rejected_events WHERE run_id = $run_id "
         "AND product_id = $product) AS rejected",
     )

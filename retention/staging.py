@@ -17,6 +17,7 @@ from retention.config import EVENT_COLUMNS, Pipeline
 from retention.errors import ConfigError, DataQualityError, SourceError
 from retention.sources import CSV_REJECTS, open_source, quote_identifier
 from retention.sqlfiles import run_sql
+from retention.warehouse import stored_table
 
 TEMPORAL_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
 NUMERIC_PREFIXES = (
@@ -51,8 +52,17 @@ class StagingCounts:
 
 
 def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
-    """Stage this run's events; the caller decides when the transaction commits."""
+    """Stage this run's events; the caller decides when the transaction commits.
+
+    The staged events go to a temp table `stg_events` of the connection,
+    shaped like the warehouse table of that name, which every later stage
+    reads: writing tens of millions of rows into the file costs more than all
+    the features together. With [run] keep_staged_events they are copied into
+    the warehouse too.
+    """
     _check_event_time_format(con, pipeline)
+    stored = stored_table(con, "stg_events")
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS stg_events AS FROM {stored} LIMIT 0")
     source = open_source(con, pipeline.events, "src_events_raw")
     con.execute(_mapping_view_sql(pipeline, source.column_types))
     con.execute(
@@ -96,6 +106,12 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     staged = con.execute(
         "SELECT count(*) FROM stg_events WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]
+    con.execute("DROP TABLE parsed_events")
+    if pipeline.run.keep_staged_events:
+        con.execute(
+            f"INSERT INTO {stored} FROM temp.main.stg_events WHERE run_id = $run_id",
+            {"run_id": run_id},
+        )
     return StagingCounts(
         rows_read=read + malformed,
         rows_staged=staged,

@@ -36,12 +36,15 @@ def pipeline_text(
     mapping: str = FULL_MAPPING,
     run_extra: str = "",
     extra: str = "",
+    keep_staged_events: bool = True,
 ) -> str:
+    """Tests keep the staged events in the warehouse to look at them (not the default)."""
     return f"""
 [run]
 warehouse = "out/retention.duckdb"
 exports = "out/exports"
 as_of = "{as_of}"
+keep_staged_events = {str(keep_staged_events).lower()}
 {run_extra}
 
 [source.events]

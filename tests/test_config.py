@@ -52,8 +52,8 @@ CASES = [
     (
         VALID.replace("warehouse =", "warehuse ="),
         '[run] unknown key "warehuse" (did you mean "warehouse"?); allowed keys are: as_of, '
-        "exports, keep_runs, memory_limit, storage_version, threads, time_unit, timezone, "
-        "warehouse",
+        "exports, keep_runs, keep_staged_events, memory_limit, storage_version, threads, "
+        "time_unit, timezone, warehouse",
     ),
     (
         VALID.replace('warehouse = "out/w.duckdb"', ""),
@@ -92,6 +92,10 @@ CASES = [
     (
         VALID.replace("[run]", '[run]\nmemory_limit = "lots"'),
         '[run] memory_limit = "lots": expected a size such as "2GB", "512MB" or "75%"',
+    ),
+    (
+        VALID.replace("[run]", '[run]\nkeep_staged_events = "yes"'),
+        '[run] keep_staged_events = "yes": expected true or false',
     ),
     (
         VALID.replace("[run]", '[run]\nstorage_version = "1.0"'),
@@ -195,8 +199,9 @@ CASES = [
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),
     (
         "[run]\nwarehouse = 'w'\nsource = 3\n",
-        '[run] unknown key "source"; allowed keys are: as_of, exports, keep_runs, memory_limit, '
-        "storage_version, threads, time_unit, timezone, warehouse",
+        '[run] unknown key "source"; allowed keys are: as_of, exports, keep_runs, '
+        "keep_staged_events, memory_limit, storage_version, threads, time_unit, timezone, "
+        "warehouse",
     ),
 ]
 

@@ -8,7 +8,9 @@
 -- playbook's share, so a user stays in or out across runs.
 -- Frequency cap: sends to the same user_id (any product, any playbook) on the
 -- days [as_of - window_days, as_of) - sends of the same as_of day do not
--- count, so a rerun of the same day is not capped by itself.
+-- count, so a rerun of the same day is not capped by itself. A contact is one
+-- (day, product, playbook, channel): running a day again or re-exporting it
+-- writes the same contact again, and it counts once.
 -- grain: one row per (product_id, user_id) of user_tiers.
 -- inputs: user_tiers, user_playbook (temp: product_id, user_id, playbook),
 -- playbook_channels (temp: playbook, channel, position, holdout_share),
@@ -74,10 +76,15 @@ channel_choice as (
     group by product_id, user_id
 ),
 
-recent_sends as (
-    select user_id, count(*) as contacts
+recent_contacts as (
+    select distinct user_id, sent_on, product_id, playbook, channel
     from sends
     where sent_on >= $as_of::date - $window_days and sent_on < $as_of::date
+),
+
+recent_sends as (
+    select user_id, count(*) as contacts
+    from recent_contacts
     group by user_id
 ),
 

@@ -3,5 +3,10 @@
 -- (spaces, tabs, line breaks, no-break and other Unicode spaces), NULL when
 -- nothing else is left. trim() alone removes spaces only, so a user id or an
 -- event_id of "\t" or "\r\n" would count as a real one.
+-- Most values start and end with a printable ASCII character and are kept as
+-- they are; only the others go through the (slower) regular expression.
 create or replace temp macro strip_blank(s) as
-    nullif(regexp_replace(s, '^[\s\v\p{Z}\x{85}]+|[\s\v\p{Z}\x{85}]+$', '', 'g'), '');
+    case
+        when unicode(s) between 33 and 126 and unicode(right(s, 1)) between 33 and 126 then s
+        else nullif(regexp_replace(s, '^[\s\v\p{Z}\x{85}]+|[\s\v\p{Z}\x{85}]+$', '', 'g'), '')
+    end;

@@ -1,6 +1,8 @@
 -- parsed_events: one row per source row, typed, with the reason it cannot be
 -- used (NULL when it can). A temp table of the run, read by stg_events,
--- rejected_events and the staging counts.
+-- rejected_events and the staging counts. It holds the columns those need
+-- and no more (at tens of millions of rows every column costs seconds): the
+-- original time and amount text and the source file only on rejected rows.
 -- inputs: src_events (contract column names: user_id, event_time, event_type,
 --         amount, product_id, channel, event_id as text, plus event_time_typed
 --         and amount_typed when the source already has those types),
@@ -100,13 +102,29 @@ checked as (
 
 final as (
     select
-        *,
+        product_id,
+        user_id,
+        event_id,
+        event_type,
+        channel,
+        canonical_event_type,
+        event_time_utc,
+        amount_value,
         case
             when reject_reason is null and $timezone = 'UTC'
                 then cast(event_time_utc as date)
             when reject_reason is null
                 then cast(timezone($timezone, event_time_utc::timestamptz) as date)
-        end as event_date
+        end as event_date,
+        reject_reason,
+        case
+            when reject_reason is not null
+                then coalesce(event_time, cast(event_time_typed as varchar))
+        end as rejected_event_time,
+        case
+            when reject_reason is not null then coalesce(amount, cast(amount_typed as varchar))
+        end as rejected_amount,
+        case when reject_reason is not null then source_file end as rejected_source_file
     from checked
 )
 

@@ -6,13 +6,13 @@ select
     $run_id as run_id,
     reject_reason as reason,
     user_id,
-    coalesce(event_time, cast(event_time_typed as varchar)) as event_time,
+    rejected_event_time as event_time,
     event_type,
-    coalesce(amount, cast(amount_typed as varchar)) as amount,
+    rejected_amount as amount,
     product_id,
     channel,
     event_id,
-    source_file,
+    rejected_source_file as source_file,
     cast(null as bigint) as source_line,
     cast(null as varchar) as source_text
 from parsed_events

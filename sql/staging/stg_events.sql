@@ -1,10 +1,14 @@
 -- stg_events: usable events up to and including as_of, one row per event.
 -- Rows sharing an event_id are one event delivered more than once: the first
 -- copy (by time, then content) is kept, the others are counted as duplicates.
--- Only ids that occur more than once go through the ranking window.
+-- Only ids that occur more than once go through the ranking window; they are
+-- found by grouping 64-bit hashes of the ids (much cheaper than grouping the
+-- strings), and a hash shared by two different ids only sends both through
+-- the exact ranking, which partitions by the id itself. Rows without an id
+-- have no key, so they are never matched as repeated.
 -- grain: one row per (event_id) or per source row when event_id is absent.
 -- inputs: parsed_events, the macro strip_blank (macros.sql). params: $run_id, $as_of
-with usable as (
+with usable as materialized (
     select
         product_id,
         user_id,
@@ -19,34 +23,37 @@ with usable as (
     where reject_reason is null and event_date <= $as_of::date
 ),
 
-repeated_ids as (
-    -- only ids seen more than once need ranking; most logs have few of them
-    select event_id
-    from usable
-    where event_id is not null
-    group by event_id
+keyed as (
+    select *, case when event_id is not null then hash(event_id) end as event_key from usable
+),
+
+repeated_keys as (
+    -- most logs have few repeated ids
+    select event_key
+    from keyed
+    where event_key is not null
+    group by event_key
     having count(*) > 1
 ),
 
 ranked as (
     select
-        usable.*,
+        keyed.*,
         row_number() over (
-            partition by usable.event_id
+            partition by keyed.event_id
             order by
-                usable.event_time, usable.product_id, usable.user_id,
-                usable.source_event_type, usable.amount, usable.channel
+                keyed.event_time, keyed.product_id, keyed.user_id,
+                keyed.source_event_type, keyed.amount, keyed.channel
         ) as copy_number
-    from usable
-    inner join repeated_ids on usable.event_id = repeated_ids.event_id
+    from keyed
+    semi join repeated_keys on keyed.event_key = repeated_keys.event_key
 ),
 
 final as (
     select product_id, user_id, event_id, event_time, event_date, event_type,
         source_event_type, amount, channel
-    from usable
-    where event_id is null
-        or event_id not in (select event_id from repeated_ids)
+    from keyed
+    anti join repeated_keys on keyed.event_key = repeated_keys.event_key
     union all
     select product_id, user_id, event_id, event_time, event_date, event_type,
         source_event_type, amount, channel

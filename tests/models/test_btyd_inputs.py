@@ -1,6 +1,8 @@
 """The BTYD columns of user_features equal lifetimes' own summary on the
 bundled sample: frequency, recency and T exactly, monetary_value to 1e-9."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,9 @@ from tests.conftest import SAMPLE_PIPELINE, query
 def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample")
     pipeline = load_pipeline(SAMPLE_PIPELINE).with_overrides(warehouse=out / "w.duckdb")
+    pipeline = dataclasses.replace(
+        pipeline, run=dataclasses.replace(pipeline.run, keep_staged_events=True)
+    )
     result = run_pipeline(pipeline)
     return result, pipeline.run.warehouse
 

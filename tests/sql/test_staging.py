@@ -71,6 +71,19 @@ def test_duplicate_event_ids_are_dropped_and_counted(run):
     )
 
 
+def test_staged_events_stay_out_of_the_warehouse_unless_kept(run):
+    tiny = FIXTURES / "events_tiny.csv"
+    result, warehouse = run(tiny, keep_staged_events=False)
+    assert result.counts.rows_staged == 11
+    assert query(warehouse, "SELECT count(*) AS n FROM stg_events").n[0] == 0
+    assert query(warehouse, "SELECT sum(events_total) AS n FROM user_features").n[0] == 11
+    kept, _ = run(tiny, keep_staged_events=True)
+    staged = query(warehouse, "SELECT run_id, count(*) AS n FROM stg_events GROUP BY ALL")
+    assert (list(staged.run_id), list(staged.n)) == ([kept.run_id], [11])
+    run(tiny, keep_staged_events=False)  # publishing a run drops older runs' staged events
+    assert query(warehouse, "SELECT count(*) AS n FROM stg_events").n[0] == 0
+
+
 def test_events_after_as_of_are_ignored_not_rejected(run):
     result, warehouse = run(FIXTURES / "events_tiny.csv", as_of="2024-06-01")
     assert result.counts.rows_rejected == 0
