@@ -3,6 +3,8 @@
 Each feature model in `sql/features/` becomes a temp table of the run; the
 last one, `user_features.sql`, joins them into the stored table. Everything is
 relative to the run's as_of, so a rerun gives the same features.
+The sessions (`run_sessions`) outlive the stage: the daily metrics count them
+too, and rebuilding them costs as much as all other features.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from retention.sqlfiles import run_sql
 
 log = logging.getLogger(__name__)
 
+SHARED_MODELS = ("run_sessions",)  # dropped by the metrics stage
 FEATURE_MODELS = (
     "user_activity",
     "user_sessions",
@@ -37,7 +40,7 @@ def build_features(
         "session_gap_minutes": pipeline.session_gap_minutes,
         "amount_mapped": "amount" in pipeline.events.columns,
     }
-    for model in FEATURE_MODELS:
+    for model in (*SHARED_MODELS, *FEATURE_MODELS):
         log.info("  feature model %s", model)
         run_sql(
             con, f"features/{model}.sql", params, prefix=f"CREATE OR REPLACE TEMP TABLE {model} AS"

@@ -1,15 +1,15 @@
 -- daily_metrics: the numbers an operator reads every morning, per product and day.
 -- grain: one row per (product_id, day) with at least one event; day = event_date,
 -- the calendar day in the pipeline's timezone.
--- inputs: stg_events, user_features (only to tell whether amounts are mapped).
--- params: $run_id, $session_gap_minutes
+-- inputs: stg_events, run_sessions (features/run_sessions.sql), user_features
+-- (only to tell whether amounts are mapped). params: $run_id
 -- Definitions:
 --   page_views            PV: events of type page_view that day.
 --   unique_users          UV: distinct users with any event that day.
 --   sessions              sessions that start that day. A session starts at a
 --                         user's first event or after more than
---                         $session_gap_minutes without one (as in
---                         features/user_sessions.sql); a session that runs past
+--                         session_gap_minutes without one (see
+--                         features/run_sessions.sql); a session that runs past
 --                         midnight counts on the day it started only, so a day
 --                         can have events and 0 sessions.
 --   avg_session_seconds   mean dwell (last minus first event, in seconds; 0 for
@@ -39,75 +39,13 @@ amounts as (
     where run_id = $run_id
 ),
 
-edges as (
-    -- sessions as in features/user_sessions.sql, found from their first and
-    -- last events instead of numbering every event: one sort of the events
-    -- instead of two, the cost that dominates this model
-    select
-        product_id,
-        user_id,
-        event_time,
-        event_date,
-        coalesce(
-            event_time - lag(event_time) over by_time
-                > to_minutes(cast($session_gap_minutes as bigint)),
-            true
-        ) as is_session_start,
-        coalesce(
-            lead(event_time) over by_time - event_time
-                > to_minutes(cast($session_gap_minutes as bigint)),
-            true
-        ) as is_session_end
-    from events
-    window by_time as (partition by product_id, user_id order by event_time)
-),
-
-session_edges as (
-    select * from edges where is_session_start or is_session_end
-),
-
-session_starts as (
-    -- no two starts (or two ends) of a user share a time, so the n-th start
-    -- and the n-th end belong to the same session even when events tie
-    select
-        product_id,
-        user_id,
-        event_time,
-        event_date,
-        row_number() over (partition by product_id, user_id order by event_time) as session_number
-    from session_edges
-    where is_session_start
-),
-
-session_ends as (
-    select
-        product_id,
-        user_id,
-        event_time,
-        row_number() over (partition by product_id, user_id order by event_time) as session_number
-    from session_edges
-    where is_session_end
-),
-
-sessions as (
-    select
-        session_starts.product_id,
-        session_starts.event_date as start_date,
-        epoch(session_ends.event_time) - epoch(session_starts.event_time) as session_seconds
-    from session_starts
-    inner join session_ends
-        on session_starts.product_id = session_ends.product_id
-        and session_starts.user_id = session_ends.user_id
-        and session_starts.session_number = session_ends.session_number
-),
-
 daily_sessions as (
     select
         product_id,
         start_date as day,
         count(*) as sessions,
         avg(session_seconds) as avg_session_seconds
-    from sessions
+    from run_sessions
     group by product_id, start_date
 ),
 
