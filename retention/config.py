@@ -31,6 +31,7 @@ from retention.config_fields import (
     text,
     timezone_name,
 )
+from retention.config_paths import check_output_paths
 from retention.config_playbooks import ExportSettings, parse_exports, parse_playbooks
 from retention.config_scores import ScoreSettings, parse_score_settings
 from retention.errors import ConfigError
@@ -187,7 +188,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         raise ConfigError(f"{name}: the [source.events] section is missing")
     validation = check_table(top.get("validation", {}), VALIDATION_FIELDS, f"{name}: [validation]")
     features = check_table(top.get("features", {}), FEATURES_FIELDS, f"{name}: [features]")
-    return Pipeline(
+    pipeline = Pipeline(
         path=path.resolve(),
         run=RunSettings(
             warehouse=base / run["warehouse"],
@@ -211,6 +212,8 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         playbooks=parse_playbooks(top.get("playbooks"), name),
         exports=parse_exports(top, name),
     )
+    check_output_paths(f"{name}: [run]", run["warehouse"], run["exports"], pipeline)
+    return pipeline
 
 
 def _parse_columns(table: Any, allowed: tuple[str, ...], required: tuple[str, ...], where: str):

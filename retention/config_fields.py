@@ -171,7 +171,7 @@ def check_table(
         try:
             parsed[key] = field.parse(table[key])
         except ValueError as expected:
-            raise ConfigError(f"{where} {key} = {_show(table[key])}: expected {expected}") from None
+            raise ConfigError(f"{where} {key} = {show(table[key])}: expected {expected}") from None
     return parsed
 
 
@@ -186,11 +186,11 @@ def check_open_table(table: Any, allowed_keys: list[str], parse: Parser, where: 
         try:
             parsed[key] = parse(value)
         except ValueError as expected:
-            raise ConfigError(f"{where} {key} = {_show(value)}: expected {expected}") from None
+            raise ConfigError(f"{where} {key} = {show(value)}: expected {expected}") from None
     return parsed
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """Render a value the way it would look in the TOML file."""
     if isinstance(value, str):
         return '"' + value.replace('"', '\\"') + '"'

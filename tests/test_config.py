@@ -221,3 +221,130 @@ def test_not_toml(tmp_path):
 def test_missing_pipeline_file(tmp_path):
     with pytest.raises(ConfigError, match=r"^pipeline file .*nope.toml does not exist$"):
         load_pipeline(tmp_path / "nope.toml")
+
+
+# Output paths: (files and folders to create, [run] lines, [source.events] path, message).
+# {tmp} stands for the pipeline file's folder.
+PATH_CASES = [
+    (
+        ["out/w.duckdb/"],
+        'warehouse = "out/w.duckdb"',
+        "events.csv",
+        '[run] warehouse = "out/w.duckdb": expected a file, but {tmp}/out/w.duckdb is a folder',
+    ),
+    (
+        ["events.csv"],
+        'warehouse = "w.duckdb"\nexports = "events.csv"',
+        "events.csv",
+        '[run] exports = "events.csv": expected a folder, but {tmp}/events.csv is a file',
+    ),
+    (
+        [],
+        'warehouse = "p.toml"',
+        "events.csv",
+        '[run] warehouse = "p.toml": expected a file of its own, not the pipeline file',
+    ),
+    (
+        [],
+        'warehouse = "exports/w.duckdb"',
+        "events.csv",
+        '[run] warehouse = "exports/w.duckdb": expected a path outside the exports folder '
+        "{tmp}/exports, which is handed to campaign tools",
+    ),
+    (
+        [],
+        'warehouse = "out/sub/../w.duckdb"\nexports = "out"',
+        "events.csv",
+        '[run] warehouse = "out/sub/../w.duckdb": expected a path outside the exports folder '
+        "{tmp}/out, which is handed to campaign tools",
+    ),
+    (
+        ["events.csv"],
+        'warehouse = "events.csv"',
+        "events.csv",
+        '[run] warehouse = "events.csv": expected a file of its own, not the [source.events] file',
+    ),
+    (
+        ["data/a.csv", "data/b.csv"],
+        'warehouse = "data/b.csv"',
+        "data/*.csv",
+        '[run] warehouse = "data/b.csv": expected a file of its own, not the [source.events] file',
+    ),
+    (
+        ["data/a.csv"],
+        'warehouse = "w.duckdb"\nexports = "data/exports"',
+        "data",
+        '[run] exports = "data/exports": expected a folder outside {tmp}/data, which '
+        "[source.events] reads (the next run would read the export files)",
+    ),
+    (
+        ["data/a.csv"],
+        'warehouse = "w.duckdb"\nexports = "data"',
+        "data",
+        '[run] exports = "data": expected a folder outside {tmp}/data, which '
+        "[source.events] reads (the next run would read the export files)",
+    ),
+    (
+        ["data/2024/a.csv"],
+        'warehouse = "w.duckdb"\nexports = "data/out"',
+        "data/*/*.csv",
+        '[run] exports = "data/out": expected a folder outside {tmp}/data, which '
+        "[source.events] reads (the next run would read the export files)",
+    ),
+    (
+        ["data/a.csv", "link->data"],
+        'warehouse = "w.duckdb"\nexports = "link/exports"',
+        "data",
+        '[run] exports = "link/exports": expected a folder outside {tmp}/data, which '
+        "[source.events] reads (the next run would read the export files)",
+    ),
+]
+
+
+def create(tmp_path: Path, entries: list[str]) -> None:
+    """ "a/b.csv" a file, "a/" a folder, "link->target" a symbolic link."""
+    for entry in entries:
+        if "->" in entry:
+            link, target = entry.split("->")
+            (tmp_path / link).symlink_to(tmp_path / target, target_is_directory=True)
+            continue
+        path = tmp_path / entry
+        if entry.endswith("/"):
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("user_id,event_time\nu1,2024-06-01\n")
+
+
+@pytest.mark.parametrize(("entries", "run", "events", "message"), PATH_CASES)
+def test_output_path_error_message(tmp_path, entries, run, events, message):
+    create(tmp_path, entries)
+    text = f'[run]\n{run}\n[source.events]\npath = "{events}"\n'
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, text)
+    assert str(error.value) == f"{tmp_path / 'p.toml'}: " + message.format(tmp=tmp_path)
+
+
+def test_contacts_file_is_not_a_warehouse(tmp_path):
+    create(tmp_path, ["contacts.csv"])
+    text = (
+        VALID.replace("out/w.duckdb", "contacts.csv") + '[source.contacts]\npath = "contacts.csv"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, text)
+    assert str(error.value) == (
+        f'{tmp_path / "p.toml"}: [run] warehouse = "contacts.csv": expected a file of its own, '
+        "not the [source.contacts] file"
+    )
+
+
+def test_outputs_may_live_anywhere_else(tmp_path):
+    """Paths outside the pipeline's folder are fine: the rule is about what they hit."""
+    create(tmp_path, ["data/a.csv"])
+    text = (
+        '[run]\nwarehouse = "../elsewhere/w.duckdb"\nexports = "data-exports"\n'
+        '[source.events]\npath = "data"\n'
+    )
+    pipeline = load_text(tmp_path, text)
+    assert pipeline.run.warehouse == tmp_path / "../elsewhere/w.duckdb"
+    assert pipeline.run.exports == tmp_path / "data-exports"
