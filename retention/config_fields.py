@@ -198,4 +198,6 @@ def show(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, dict):
         return "{...}"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
     return str(value)

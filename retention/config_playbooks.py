@@ -20,6 +20,7 @@ from retention.config_fields import (
     integer_between,
     number_between,
     optional_text,
+    show,
     text,
 )
 from retention.errors import ConfigError
@@ -104,7 +105,7 @@ def _parse_playbook(item: Any, where: str) -> Playbook:
 def _names(value: Any, allowed: tuple[str, ...], where: str) -> tuple[str, ...]:
     listed = ", ".join(f'"{a}"' for a in allowed)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} = {value!r}: expected a non-empty list from {listed}")
+        raise ConfigError(f"{where} = {show(value)}: expected a non-empty list from {listed}")
     for entry in value:
         if entry not in allowed:
             raise ConfigError(f'{where}: unknown "{entry}"; expected one of {listed}')

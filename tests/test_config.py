@@ -1,12 +1,27 @@
 """Every pipeline-file mistake gives one sentence naming the file, section and key."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
-from retention.config import load_pipeline
+from retention.config import (
+    CONTACT_COLUMNS,
+    COST_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    EVENTS_FIELDS,
+    FEATURES_FIELDS,
+    RUN_FIELDS,
+    TOP_LEVEL,
+    VALIDATION_FIELDS,
+    load_pipeline,
+)
+from retention.config_playbooks import EXPORT_FIELDS, PLAYBOOK_FIELDS
+from retention.config_scores import RULE_FIELDS, SCORES_FIELDS, SURVIVAL_FIELDS
 from retention.errors import ConfigError
+from retention.policy_check import check_policies
 
 VALID = """
 [run]
@@ -206,7 +221,230 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), CASES)
+PLAYBOOK = '[[playbooks]]\nname = "a"\ntiers = ["core"]\nchannels = ["email"]\n'
+TIERS_LISTED = '"junk", "new", "valid", "active", "core", "at_risk", "churned"'
+# One wrong value for every key the cases above leave out.
+KEY_CASES = [
+    (
+        VALID.replace("[run]", "[run]\nkeep_runs = 0"),
+        "[run] keep_runs = 0: expected a whole number from 1 to 10000",
+    ),
+    ('run = 3\n[source.events]\npath = "e.csv"\n', "[run] must be a table of keys"),
+    (
+        "[run]\nwarehouse = 'w'\n[source]\nevents = 3\n",
+        "[source.events] must be a table of keys",
+    ),
+    (
+        VALID.replace("[source.events.columns]", "[source.events.colums]"),
+        '[source.events] unknown key "colums" (did you mean "columns"?); allowed keys are: '
+        "columns, default_event_type, event_time_format, event_types, format, path",
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\nevent_types = ["order"]'),
+        "[source.events.event_types] must be a table of keys",
+    ),
+    (
+        VALID.replace("[source.events]", "[source]\ncontacts = 3\n[source.events]"),
+        "[source.contacts] must be a table of keys",
+    ),
+    (
+        VALID + "[source.contacts]\npath = 5\n",
+        "[source.contacts] path = 5: expected a non-empty string",
+    ),
+    (
+        VALID + '[source.contacts]\npath = "c.csv"\nformat = "xls"\n',
+        '[source.contacts] format = "xls": expected one of "auto", "csv", "parquet", "json"',
+    ),
+    (
+        VALID + '[source.contacts]\npath = "c.csv"\ncolumns = ["email"]\n',
+        "[source.contacts.columns] must be a table of keys",
+    ),
+    (
+        VALID.replace("[source.events]", "[source]\ncosts = true\n[source.events]"),
+        "[source.costs] must be a table of keys",
+    ),
+    (
+        VALID + '[source.costs]\npath = ""\n',
+        '[source.costs] path = "": expected a non-empty string',
+    ),
+    (
+        VALID + '[source.costs]\npath = "c.csv"\nformat = "csv.gz"\n',
+        '[source.costs] format = "csv.gz": expected one of "auto", "csv", "parquet", "json"',
+    ),
+    (
+        VALID + '[source.costs]\npath = "c.csv"\ncolumns = 1\n',
+        "[source.costs.columns] must be a table of keys",
+    ),
+    ("validation = 3\n" + VALID, "[validation] must be a table of keys"),
+    ("features = 3\n" + VALID, "[features] must be a table of keys"),
+    ("scores = 3\n" + VALID, "[scores] must be a table of keys"),
+    (
+        VALID + '[scores]\npurchase_model = "bg/nbd"\n',
+        '[scores] purchase_model = "bg/nbd": expected one of "bgnbd", "mbgnbd", "pareto_nbd"',
+    ),
+    (
+        VALID + "[scores]\npenalizer = -0.1\n",
+        "[scores] penalizer = -0.1: expected a number from 0 to 100",
+    ),
+    (
+        VALID + "[scores]\nhorizons_days = [30, 30]\n",
+        "[scores] horizons_days = [30, 30]: expected a list of distinct whole numbers of days "
+        "such as [30, 90, 365]",
+    ),
+    (
+        VALID + '[scores]\nhorizons_days = ["30D"]\n',
+        '[scores] horizons_days = ["30D"]: expected a list of distinct whole numbers of days '
+        "such as [30, 90, 365]",
+    ),
+    (
+        VALID + "[scores]\nclv_months = 0\n",
+        "[scores] clv_months = 0: expected a whole number from 1 to 120",
+    ),
+    (
+        VALID + "[scores]\nmonthly_discount_rate = 2\n",
+        "[scores] monthly_discount_rate = 2: expected a number from 0 to 1",
+    ),
+    (
+        VALID + "[scores]\nmin_repeat_buyers = 0\n",
+        "[scores] min_repeat_buyers = 0: expected a whole number from 1 to 1000000",
+    ),
+    ("survival = 3\n" + VALID, "[survival] must be a table of keys"),
+    (
+        VALID + "[survival]\nchurn_after_days = 0\n",
+        "[survival] churn_after_days = 0: expected a whole number from 1 to 3650",
+    ),
+    (
+        VALID + "[survival]\nmax_fit_users = 10\n",
+        "[survival] max_fit_users = 10: expected a whole number from 100 to 100000000",
+    ),
+    (
+        VALID + "[survival]\nseed = -1\n",
+        "[survival] seed = -1: expected a whole number from 0 to 2147483647",
+    ),
+    ("rfm = 3\n" + VALID, "[rfm] must be a table of keys"),
+    (
+        VALID + "[rfm]\nsegments = 3\n",
+        "[[rfm.segments]] must be a non-empty list of tables with name and rule",
+    ),
+    (
+        VALID + '[[rfm.segments]]\nname = 3\nrule = "true"\n',
+        "[[rfm.segments]] #1 name = 3: expected a non-empty string",
+    ),
+    (
+        VALID + '[[rfm.segments]]\nname = "Rest"\nrule = ""\n',
+        '[[rfm.segments]] #1 rule = "": expected a non-empty string',
+    ),
+    ("tiers = 3\n" + VALID, "[[tiers]] must be a non-empty list of tables with name and rule"),
+    (
+        VALID + '[[tiers]]\nname = ""\nrule = "true"\n',
+        '[[tiers]] #1 name = "": expected a non-empty string',
+    ),
+    (
+        VALID + '[[tiers]]\nname = "core"\nrule = true\n',
+        "[[tiers]] #1 rule = true: expected a non-empty string",
+    ),
+    ("playbooks = 3\n" + VALID, "[[playbooks]] must be a non-empty list of tables"),
+    (
+        VALID + PLAYBOOK.replace('name = "a"', "name = 1"),
+        "[[playbooks]] #1 name = 1: expected a non-empty string",
+    ),
+    (
+        VALID + PLAYBOOK + PLAYBOOK,
+        '[[playbooks]] name "a" is used twice; names must be unique',
+    ),
+    (
+        VALID + PLAYBOOK.replace('["core"]', '["vip"]'),
+        f'[[playbooks]] #1 tiers: unknown "vip"; expected one of {TIERS_LISTED}',
+    ),
+    (
+        VALID + PLAYBOOK.replace('["core"]', '"core"'),
+        f'[[playbooks]] #1 tiers = "core": expected a non-empty list from {TIERS_LISTED}',
+    ),
+    (
+        VALID + PLAYBOOK + "filter = 1\n",
+        "[[playbooks]] #1 filter = 1: expected a non-empty string",
+    ),
+    (
+        VALID + PLAYBOOK.replace('["email"]', '["email", "fax"]'),
+        '[[playbooks]] #1 channels: unknown "fax"; expected one of "email", "sms", "call"',
+    ),
+    (
+        VALID + PLAYBOOK.replace('["email"]', "[]"),
+        '[[playbooks]] #1 channels = []: expected a non-empty list from "email", "sms", "call"',
+    ),
+    (
+        VALID + PLAYBOOK + "holdout_share = 0.95\n",
+        "[[playbooks]] #1 holdout_share = 0.95: expected a number from 0 to 0.9",
+    ),
+    (
+        VALID + PLAYBOOK + "priority = 1.5\n",
+        "[[playbooks]] #1 priority = 1.5: expected a whole number from -1000 to 1000",
+    ),
+    (
+        VALID + PLAYBOOK + 'offer = { "code word" = "x" }\n',
+        "[[playbooks]] #1 offer must be a table of simple names to text or numbers, "
+        'e.g. offer = { code = "WELCOME10", template_id = "t-42" }',
+    ),
+    ("exports = 3\n" + VALID, "[exports] must be a table of keys"),
+    (
+        VALID + '[exports]\nformat = "xlsx"\n',
+        '[exports] format = "xlsx": expected one of "csv", "parquet"',
+    ),
+    (
+        VALID + "[exports]\nmax_file_mb = 0\n",
+        "[exports] max_file_mb = 0: expected a number from 0.001 to 10000",
+    ),
+    (
+        VALID + '[exports]\nholdout_salt = ""\n',
+        '[exports] holdout_salt = "": expected a non-empty string',
+    ),
+    (
+        VALID + "[exports]\nmax_contacts = -1\n",
+        "[exports] max_contacts = -1: expected a whole number from 0 to 1000",
+    ),
+    (
+        VALID + "[exports]\nwindow_days = 0\n",
+        "[exports] window_days = 0: expected a whole number from 1 to 365",
+    ),
+    (
+        VALID + '[exports]\nallow_non_ascii_local = "no"\n',
+        '[exports] allow_non_ascii_local = "no": expected true or false',
+    ),
+]
+# Every mapped column and event type, each with a value of the wrong kind.
+KEY_CASES += [
+    (
+        VALID.replace('event_time = "ts"', f'event_time = "ts"\n{key} = ""'),
+        f'[source.events.columns] {key} = "": expected a non-empty string',
+    )
+    for key in EVENT_COLUMNS
+    if key not in ("user_id", "event_time")
+]
+KEY_CASES.append(
+    (
+        VALID.replace('event_time = "ts"', 'event_time = ""'),
+        '[source.events.columns] event_time = "": expected a non-empty string',
+    )
+)
+KEY_CASES += [
+    (
+        VALID + f'[source.{source}]\npath = "f.csv"\n[source.{source}.columns]\n{key} = 0\n',
+        f"[source.{source}.columns] {key} = 0: expected a non-empty string",
+    )
+    for source, keys in (("contacts", CONTACT_COLUMNS), ("costs", COST_COLUMNS))
+    for key in keys
+]
+KEY_CASES += [
+    (
+        VALID + f"[source.events.event_types]\n{key} = []\n",
+        f"[source.events.event_types] {key} = []: expected a non-empty list of strings such as "
+        '["purchase", "order"]',
+    )
+    for key in EVENT_TYPES
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CASES + KEY_CASES)
 def test_config_error_message(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         load_text(tmp_path, text)
@@ -348,3 +586,48 @@ def test_outputs_may_live_anywhere_else(tmp_path):
     pipeline = load_text(tmp_path, text)
     assert pipeline.run.warehouse == tmp_path / "../elsewhere/w.duckdb"
     assert pipeline.run.exports == tmp_path / "data-exports"
+
+
+# "[source.events.columns] user_id = 1: ..." -> "source.events.columns.user_id";
+# "[[playbooks]] #1 tiers: ..." -> "playbooks.tiers"; "[rfm] must be ..." -> "rfm"
+MESSAGE_KEY = re.compile(r"\[\[?([a-z_.]+)\]\]?(?: #[0-9]+)?(?: ([a-z_]+)(?: =|:| must))?")
+
+
+def schema_keys() -> set[str]:
+    """Every key and table of the pipeline file, from the parser's own field lists."""
+    keys = {f"run.{k}" for k in RUN_FIELDS} | {f"source.events.{k}" for k in EVENTS_FIELDS}
+    keys |= {f"source.events.columns.{k}" for k in EVENT_COLUMNS}
+    keys |= {f"source.events.event_types.{k}" for k in EVENT_TYPES}
+    for source, columns in (("contacts", CONTACT_COLUMNS), ("costs", COST_COLUMNS)):
+        keys |= {f"source.{source}.{k}" for k in ("path", "format")}
+        keys |= {f"source.{source}.columns.{k}" for k in columns}
+        keys |= {f"source.{source}", f"source.{source}.columns"}
+    keys |= {f"validation.{k}" for k in VALIDATION_FIELDS}
+    keys |= {f"features.{k}" for k in FEATURES_FIELDS}
+    keys |= {f"scores.{k}" for k in SCORES_FIELDS} | {f"survival.{k}" for k in SURVIVAL_FIELDS}
+    keys |= {f"{rules}.{k}" for rules in ("rfm.segments", "tiers") for k in RULE_FIELDS}
+    keys |= {f"playbooks.{k}" for k in PLAYBOOK_FIELDS} | {"playbooks.offer"}
+    keys |= {f"exports.{k}" for k in EXPORT_FIELDS}
+    tables = ("source.events", "source.events.columns", "source.events.event_types")
+    return keys | set(TOP_LEVEL) - {"source"} | set(tables) | {"rfm.segments"}
+
+
+def test_every_key_has_a_wrong_value_case():
+    covered = set()
+    for _, message in CASES + KEY_CASES + [(None, m) for *_, m in PATH_CASES]:
+        found = MESSAGE_KEY.match(message)
+        if found:
+            covered.add(".".join(part for part in found.groups() if part))
+    assert schema_keys() - covered == set()
+
+
+def test_playbook_filter_that_is_not_sql_names_the_playbook(tmp_path):
+    """Checked against the real columns before a run does any work."""
+    pipeline = load_text(tmp_path, VALID + PLAYBOOK + 'filter = "tier = core"\n')
+    with pytest.raises(ConfigError) as error:
+        check_policies(pipeline)
+    assert str(error.value).startswith(
+        f'{tmp_path / "p.toml"}: [[playbooks]] filter of "a": rule "tier = core" cannot be used '
+        '(Binder Error: Referenced column "core" not found in FROM clause!'
+    )
+    assert "; columns are: run_id, product_id, user_id, " in str(error.value)
