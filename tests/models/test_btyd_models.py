@@ -25,6 +25,7 @@ from retention.models import (
     ModifiedBetaGeoModel,
     NotFittedError,
     ParetoNBDModel,
+    base,
 )
 
 # lifetimes.datasets imports pkg_resources, which setuptools >= 81 no longer ships,
@@ -234,6 +235,20 @@ def test_fit_on_200k_simulated_users_is_fast(simulated_triples, name):
         truth = {"r": 0.3, "alpha": 20.0, "a": 0.8, "b": 3.0}
         for key, value in truth.items():
             assert model.params_[key] == pytest.approx(value, rel=0.1), key
+
+
+@pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto_nbd"])
+def test_warm_started_fit_finds_the_same_optimum(simulated_triples, name, monkeypatch):
+    data = simulated_triples
+    assert len(data) > base.WARM_START_ROWS  # the fit starts from a sample's optimum
+    columns = (data.frequency, data.recency, data["T"], data.users)
+    warm = PURCHASE_MODELS[name]().fit(*columns)
+    monkeypatch.setattr(base, "WARM_START_ROWS", len(data))
+    cold = PURCHASE_MODELS[name]().fit(*columns)
+    assert warm.converged_ and cold.converged_
+    for key, value in cold.params_.items():
+        assert warm.params_[key] == pytest.approx(value, rel=1e-7), key
+    assert warm.log_likelihood_ == pytest.approx(cold.log_likelihood_, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["bgnbd", "mbgnbd", "pareto_nbd"])
