@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SHARED_MODELS = ("run_sessions",)  # dropped by the metrics stage
 FEATURE_MODELS = (
+    "user_days",
     "user_activity",
     "user_sessions",
     "user_purchases",

@@ -1,51 +1,30 @@
 -- user_activity: when and how much a user was seen, any event type.
--- Events are first rolled up to one row per user and day, so day counts need
--- no DISTINCT; channels to one row per user and channel.
--- grain: one row per (product_id, user_id). inputs: stg_events.
+-- Day counts come from the day roll-up (user_days), so they need no DISTINCT;
+-- channels are rolled up to one row per user and channel.
+-- grain: one row per (product_id, user_id). inputs: user_days (this run's
+-- roll-up, user_days.sql), stg_events (channels).
 -- params: $run_id, $as_of (all windows end on as_of, inclusive)
-with events as (
-    select * from stg_events where run_id = $run_id
-),
-
-days as (
-    select
-        product_id,
-        user_id,
-        event_date,
-        min(event_time) as first_event_at,
-        max(event_time) as last_event_at,
-        count(*) as events,
-        count(*) filter (where event_type = 'visit') as visits,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'signup') as signups,
-        count(*) filter (where event_type = 'other') as other_events
-    from events
-    group by product_id, user_id, event_date
+with days as (
+    select * from user_days
 ),
 
 channels as (
     select product_id, user_id, channel, min(event_time) as first_used_at
-    from events
-    where channel is not null
+    from stg_events
+    where run_id = $run_id and channel is not null
     group by product_id, user_id, channel
 ),
 
 first_touch as (
     -- acquisition channel = channel of the user's first event that has one
     -- (ties in time broken by channel name, so reruns agree)
-    select product_id, user_id, channel as acquisition_channel, distinct_channels
-    from (
-        select
-            product_id,
-            user_id,
-            channel,
-            count(*) over (partition by product_id, user_id) as distinct_channels,
-            row_number() over (
-                partition by product_id, user_id order by first_used_at, channel
-            ) as touch_number
-        from channels
-    ) as touches
-    where touch_number = 1
+    select
+        product_id,
+        user_id,
+        arg_min(channel, (first_used_at, channel)) as acquisition_channel,
+        count(*) as distinct_channels
+    from channels
+    group by product_id, user_id
 ),
 
 activity as (

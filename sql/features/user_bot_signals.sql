@@ -6,9 +6,10 @@ with events as (
 ),
 
 per_minute as (
-    select product_id, user_id, date_trunc('minute', event_time) as minute, count(*) as events
+    -- minutes as whole numbers since 1970 (cheaper to group than timestamps)
+    select product_id, user_id, epoch_us(event_time) // 60000000 as minute, count(*) as events
     from events
-    group by product_id, user_id, date_trunc('minute', event_time)
+    group by product_id, user_id, epoch_us(event_time) // 60000000
 ),
 
 final as (

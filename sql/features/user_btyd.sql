@@ -5,13 +5,12 @@
 -- day; T = days from the first purchase day to as_of; monetary_value = mean
 -- amount of the repeat purchase days (0 when frequency = 0). recency and T are
 -- divided by $unit_days (1 for "D", 7 for "W").
--- grain: one row per (product_id, user_id) with a purchase. inputs: stg_events.
--- params: $run_id, $as_of, $unit_days
+-- grain: one row per (product_id, user_id) with a purchase. inputs: user_days
+-- (this run's day roll-up, user_days.sql). params: $as_of, $unit_days
 with purchase_days as (
-    select product_id, user_id, event_date as purchase_date, sum(amount) as day_amount
-    from stg_events
-    where run_id = $run_id and event_type = 'purchase'
-    group by product_id, user_id, event_date
+    select product_id, user_id, event_date as purchase_date, purchase_amount as day_amount
+    from user_days
+    where purchases > 0
 ),
 
 with_first as (
