@@ -3,8 +3,9 @@
 Each feature model in `sql/features/` becomes a temp table of the run; the
 last one, `user_features.sql`, joins them into the stored table. Everything is
 relative to the run's as_of, so a rerun gives the same features.
-The sessions (`run_sessions`) outlive the stage: the daily metrics count them
-too, and rebuilding them costs as much as all other features.
+The day roll-up (`user_days`) and the sessions (`run_sessions`) outlive the
+stage: survival and the metrics read them too, and rebuilding them from the
+events would cost as much as the features themselves.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from retention.sqlfiles import run_sql
 
 log = logging.getLogger(__name__)
 
-SHARED_MODELS = ("run_sessions",)  # dropped by the metrics stage
+# Read again by the survival scores and the metrics, which drop them.
+SHARED_MODELS = ("user_days", "run_sessions")
 FEATURE_MODELS = (
-    "user_days",
     "user_activity",
     "user_sessions",
     "user_purchases",
@@ -52,3 +53,16 @@ def build_features(
     return con.execute(
         "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]
+
+
+def ensure_shared_model(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:
+    """Build a shared model (SHARED_MODELS) a stage needs, unless this run built it already.
+
+    Lets a stage run on its own (tests, rebuilding metrics) on the staged events.
+    """
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $name",
+        {"name": name},
+    ).fetchall()[0][0]
+    if not exists:
+        run_sql(con, f"features/{name}.sql", params, prefix=f"CREATE TEMP TABLE {name} AS")

@@ -21,6 +21,7 @@ from dataclasses import replace
 import duckdb
 
 from retention.config import SourceSettings
+from retention.features import SHARED_MODELS, ensure_shared_model
 from retention.sources import CSV_REJECTS, open_source, quote_identifier
 from retention.sqlfiles import run_sql
 
@@ -32,7 +33,7 @@ METRIC_TABLES = ("daily_metrics", "channel_metrics", "cohort_retention")
 COST_COLUMNS = ("channel", "day", "spend")
 OPTIONAL_COST_COLUMNS = ("product_id",)
 RAW_COSTS = "src_costs_raw"
-TEMP_TABLES = ("src_costs", "cost_rows", "run_sessions")
+TEMP_TABLES = ("src_costs", "cost_rows", *SHARED_MODELS)
 
 
 def build_metrics(
@@ -44,7 +45,8 @@ def build_metrics(
 ) -> int:
     """Write this run's daily_metrics, channel_metrics and cohort_retention; returns rows written.
 
-    Needs the run's stg_events, run_sessions (built with the features),
+    Needs the run's stg_events, user_days and run_sessions (built with the
+    features, or here from stg_events),
     user_features and user_tiers (and the tables of
     warehouse/metrics_schema.sql, which opening the warehouse creates). Rows the run
     already has in these tables are replaced, so a retried stage does not
@@ -52,10 +54,8 @@ def build_metrics(
     """
     _load_costs(con, costs, run_id, as_of)
     params = {"run_id": run_id, "as_of": as_of, "session_gap_minutes": session_gap_minutes}
-    if not _has_temp_table(con, "run_sessions"):  # metrics rebuilt outside a run
-        run_sql(
-            con, "features/run_sessions.sql", params, prefix="CREATE TEMP TABLE run_sessions AS"
-        )
+    for model in SHARED_MODELS:
+        ensure_shared_model(con, model, params)
     written = 0
     try:
         for table in METRIC_TABLES:
@@ -70,15 +70,6 @@ def build_metrics(
         for name in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {name}")
     return written
-
-
-def _has_temp_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = $name",
-            {"name": name},
-        ).fetchall()[0][0]
-    )
 
 
 def cost_columns(costs: SourceSettings) -> dict[str, str]:

@@ -30,6 +30,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from retention.errors import ConfigError
+from retention.features import ensure_shared_model
 from retention.sqlfiles import run_sql
 from retention.survival_scoring import CoxModel, SurvivalFitError, fit_sample
 
@@ -83,7 +84,8 @@ def build_survival(
 ) -> list[SurvivalNote]:
     """Writes this run's rows into survival_curves, hazard_ratios and user_survival.
 
-    Needs this run's user_features and stg_events. Runs in the caller's
+    Needs this run's user_features and user_days (built with the features, or
+    here from stg_events). Runs in the caller's
     transaction; rows an earlier call wrote for the same run_id are replaced.
     The tables exist already: opening the warehouse runs survival_schema.sql.
     """
@@ -94,6 +96,7 @@ def build_survival(
     for table in SURVIVAL_TABLES:
         con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
     params = {"run_id": run_id, "as_of": as_of, "churn_after_days": settings.churn_after_days}
+    ensure_shared_model(con, "user_days", params)
     run_sql(
         con,
         "survival/user_lifetimes.sql",

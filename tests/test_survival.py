@@ -20,6 +20,7 @@ from lifelines import KaplanMeierFitter
 
 from retention.config import load_pipeline
 from retention.errors import ConfigError
+from retention.features import ensure_shared_model
 from retention.pipeline import run_pipeline
 from retention.sqlfiles import run_sql
 from retention.survival import (
@@ -132,6 +133,7 @@ def warehouse(tmp_path_factory):
 def lifetimes_of(path, run_id: int, product: str) -> pd.DataFrame:
     params = {"run_id": run_id, "as_of": AS_OF, "churn_after_days": 90}
     with duckdb.connect(str(path), read_only=True) as con:
+        ensure_shared_model(con, "user_days", params)  # the day roll-up of the staged events
         frame = run_sql(con, "survival/user_lifetimes.sql", params).df()
     return frame[frame["product_id"] == product].sort_values("user_id").reset_index(drop=True)
 

@@ -4,7 +4,8 @@
 -- timezone), whatever its type.
 -- grain: one row per (product_id, cohort_month, day_n), day_n in
 -- (1, 7, 14, 30, 60, 90, 180, 365); every cohort gets all eight rows.
--- inputs: stg_events. params: $run_id, $as_of
+-- inputs: user_days (the run's day roll-up, features/user_days.sql).
+-- params: $run_id, $as_of
 -- Definitions:
 --   cohort_month          'YYYY-MM' of first_seen_date.
 --   cohort_users          all users of the cohort.
@@ -19,7 +20,8 @@
 --   retention_unbounded   retained_on_or_after / eligible_users.
 --   Both rates are NULL when no user of the cohort is eligible yet.
 with events as (
-    select product_id, user_id, event_date from stg_events where run_id = $run_id
+    -- one row per user and day with an event is all this needs
+    select product_id, user_id, event_date from user_days
 ),
 
 day_numbers (day_n) as (
@@ -38,7 +40,7 @@ users as (
 
 returns_on_day as (
     -- the (user, day N) pairs with an event exactly on day N
-    select distinct
+    select
         users.product_id,
         users.user_id,
         date_diff('day', users.first_seen_date, events.event_date) as day_n
@@ -50,7 +52,7 @@ returns_on_day as (
         in (select day_n from day_numbers)
 ),
 
-user_days as (
+user_day_numbers as (
     select
         users.product_id,
         users.user_id,
@@ -76,7 +78,7 @@ cohorts as (
         count(*) filter (where is_eligible) as eligible_users,
         count(*) filter (where is_eligible and is_back_on_day) as retained_on_day,
         count(*) filter (where is_eligible and is_back_on_or_after) as retained_on_or_after
-    from user_days
+    from user_day_numbers
     group by product_id, cohort_month, day_n
 ),
 

@@ -10,7 +10,8 @@
 -- baseline_days says how many of those 7 days lie on or before as_of: users
 -- first seen in the last 6 days have an incomplete first week.
 -- grain: one row per (product_id, user_id) of user_features.
--- inputs: user_features, stg_events. params: $run_id, $as_of, $churn_after_days
+-- inputs: user_features, user_days (the run's day roll-up,
+-- features/user_days.sql). params: $run_id, $as_of, $churn_after_days
 with users as (
     select
         product_id,
@@ -23,10 +24,9 @@ with users as (
     where run_id = $run_id
 ),
 
-events as (
-    select product_id, user_id, event_date, event_type
-    from stg_events
-    where run_id = $run_id
+days as (
+    select product_id, user_id, event_date, events, page_views, purchases
+    from user_days
 ),
 
 seen as (
@@ -35,19 +35,17 @@ seen as (
 
 first_week as (
     select
-        events.product_id,
-        events.user_id,
-        count(*) as events_first_7d,
-        count(distinct events.event_date) as active_days_first_7d,
-        count(*) filter (where events.event_type = 'page_view') as page_views_first_7d,
-        case
-            when count(*) filter (where events.event_type = 'purchase') > 0 then 1 else 0
-        end as purchased_first_7d
-    from events
+        days.product_id,
+        days.user_id,
+        sum(days.events) as events_first_7d,
+        count(*) as active_days_first_7d,
+        sum(days.page_views) as page_views_first_7d,
+        case when sum(days.purchases) > 0 then 1 else 0 end as purchased_first_7d
+    from days
     inner join seen
-        on events.product_id = seen.product_id and events.user_id = seen.user_id
-    where date_diff('day', seen.first_seen_date, events.event_date) < 7
-    group by events.product_id, events.user_id
+        on days.product_id = seen.product_id and days.user_id = seen.user_id
+    where date_diff('day', seen.first_seen_date, days.event_date) < 7
+    group by days.product_id, days.user_id
 ),
 
 lifetimes as (
