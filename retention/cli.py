@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -80,13 +81,18 @@ def main() -> None:
 @click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), help="Warehouse file to write."
 )
+@click.option(
+    "--profile", is_flag=True, help="Also print where the run spent its time and peak memory."
+)
 @output_options
-def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
+def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None, profile: bool) -> None:
     """Run PIPELINE: stage events, build features, publish the run.
+
+    Stage times are also stored in the warehouse table run_stages.
 
     \b
     Example:
-      retention run pipelines/sample.toml --as-of 2024-06-30
+      retention run pipelines/sample.toml --as-of 2024-06-30 --profile
     """
     from retention.config import load_pipeline
     from retention.pipeline import run_pipeline
@@ -94,7 +100,32 @@ def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None) -> None:
     settings = load_pipeline(pipeline).with_overrides(
         as_of=as_of.date() if as_of else None, warehouse=db
     )
-    _print_summary(run_pipeline(settings))
+    result = run_pipeline(settings)
+    _print_summary(result)
+    if profile:
+        _print_profile(result)
+
+
+@main.command()
+@click.argument(
+    "path", type=click.Path(dir_okay=False, path_type=Path), default=Path("pipeline.toml")
+)
+@output_options
+def init(path: Path) -> None:
+    """Write a commented pipeline template to PATH (default pipeline.toml).
+
+    \b
+    Example:
+      retention init shop.toml && retention run shop.toml
+    """
+    from importlib import resources
+
+    if path.exists():
+        raise RetentionError(f"{path} already exists; choose another path or delete it first")
+    template = resources.files("retention.pipelines").joinpath("template.toml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {path}: set [source.events] path and columns, then: retention run {path}")
 
 
 @main.command()
@@ -313,6 +344,20 @@ def format_evaluation(result) -> str:
             lines.append(f"  {row.metric}: {row.value:,.4g}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def _print_profile(result: RunResult) -> None:
+    """Seconds, share of the run and rows per stage, then the process's peak memory."""
+    click.echo(f"{'stage':<14}{'seconds':>9}{'share':>8}{'rows':>14}")
+    for stage, seconds, rows in result.stages:
+        share = seconds / result.seconds if result.seconds else 0.0
+        rows_text = f"{rows:,}" if rows is not None else ""
+        click.echo(f"{stage:<14}{seconds:>9.2f}{share:>8.0%}{rows_text:>14}")
+    other = max(result.seconds - sum(seconds for _, seconds, _ in result.stages), 0.0)
+    click.echo(f"{'other':<14}{other:>9.2f}{other / result.seconds:>8.0%}  (checks, copy, publish)")
+    click.echo(f"{'total':<14}{result.seconds:>9.2f}")
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    click.echo(f"peak memory (RSS): {peak_kib / 1024:,.0f} MiB")
 
 
 def _print_summary(result: RunResult) -> None:

@@ -50,6 +50,7 @@ class RunResult:
     seconds: float
     assignments: dict[str, dict[str, int]]  # playbook -> outcome (sent, holdout, reason) -> users
     export_dir: Path | None
+    stages: list[tuple[str, float, int | None]]  # (stage, seconds, rows), in run order
 
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
@@ -74,6 +75,11 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         else:
             users, tiers = _tier_counts(con, run_id)
             assignments = assignment_counts(con, run_id)
+            stages = con.execute(
+                "SELECT stage, seconds, rows FROM run_stages WHERE run_id = $run_id "
+                "ORDER BY started_at",
+                {"run_id": run_id},
+            ).fetchall()
     if failure is not None:
         raise failure
     # The warehouse is published; now the export folder of the same run.
@@ -90,6 +96,7 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         time.perf_counter() - started,
         assignments,
         export_dir,
+        stages,
     )
 
 

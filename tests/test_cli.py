@@ -1,5 +1,7 @@
 """The command line: exit codes and exact one-sentence errors, no tracebacks."""
 
+import duckdb
+import pytest
 from click.testing import CliRunner
 
 from retention.cli import main
@@ -19,6 +21,29 @@ def test_run_prints_counts_and_publishes(write_pipeline):
         in (result.output)
     )
     assert "users in shop: 2" in result.stdout
+
+
+def test_run_profile_prints_each_stage_time_and_peak_memory(write_pipeline):
+    result = invoke("run", write_pipeline(FIXTURES / "events_tiny.csv"), "--profile")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("stage "))) :]
+    stages = [line.split()[0] for line in table[1:9]]
+    assert stages == [
+        "staging",
+        "features",
+        "scores",
+        "tiers",
+        "metrics",
+        "contacts",
+        "assignments",
+        "exports",
+    ]
+    assert table[1].split()[-1] == "11"  # rows staged
+    total = float(table[10].split()[1])
+    assert table[9].startswith("other") and table[10].startswith("total") and total > 0
+    assert sum(float(line.split()[1]) for line in table[1:10]) == pytest.approx(total, abs=0.05)
+    assert table[11].startswith("peak memory (RSS): ") and table[11].endswith(" MiB")
 
 
 def test_run_as_of_and_db_options_override_the_file(write_pipeline, tmp_path):
@@ -233,3 +258,24 @@ def test_evaluate_prints_tier_table(write_pipeline):
     assert result.exit_code == 0, result.output
     assert "evaluation 1: as_of 2024-06-01, next 28 days" in result.stdout
     assert "tier" in result.stdout and "active" in result.stdout
+
+
+def test_init_writes_a_template_that_runs_once_its_events_exist(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    written = invoke("init")
+    assert written.exit_code == 0, written.output
+    assert written.stdout.startswith("wrote pipeline.toml: ")
+    (tmp_path / "data").mkdir()
+    with duckdb.connect() as con:  # the template reads data/events.parquet
+        con.execute(
+            f"COPY (FROM read_csv('{FIXTURES / 'events_tiny.csv'}', all_varchar = true)) "
+            f"TO '{tmp_path / 'data' / 'events.parquet'}'"
+        )
+    result = invoke("run", "pipeline.toml")
+    assert result.exit_code == 0, result.output
+    assert "12 read, 12 staged" in result.stdout  # as_of = "latest": no event is after it
+    again = invoke("init")
+    assert again.exit_code == 1
+    assert again.stderr == (
+        "Error: pipeline.toml already exists; choose another path or delete it first\n"
+    )
