@@ -3,6 +3,7 @@ killed runs leave the previously published run in place."""
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -119,7 +120,8 @@ def test_run_left_running_by_a_dead_process_is_closed_out(run):
 
 # A child process runs the pipeline (or re-exports its published run) with one
 # function wrapped: when a call's arguments contain `match`, it touches a marker
-# file (before or after the real call) and sleeps until the parent SIGKILLs it.
+# file (before or after the real call) and sleeps until the parent SIGKILLs it
+# ("mark": touches the marker as the call starts and carries on).
 CHILD = """
 import importlib, sys, time
 command, module_name, function_name, when, match, marker, pipeline_path = sys.argv[1:]
@@ -130,6 +132,9 @@ module = importlib.import_module(module_name)
 real = getattr(module, function_name)
 def stop_here(*args, **kwargs):
     if match not in repr(args):
+        return real(*args, **kwargs)
+    if when == "mark":  # only say when the call starts, and carry on
+        open(marker, "w").close()
         return real(*args, **kwargs)
     if when == "after":
         real(*args, **kwargs)
@@ -163,8 +168,11 @@ def campaign_pipeline(write_pipeline, tmp_path):
     return write_pipeline(events, mapping=MAPPING, extra=extra)
 
 
-def kill_child_at(tmp_path, pipeline_path, module, function, when, match="", command="run") -> None:
-    """Run the pipeline in a child process and SIGKILL it where `function` is called."""
+def kill_child_at(
+    tmp_path, pipeline_path, module, function, when, match="", command="run", delay=0.0
+) -> None:
+    """Run the pipeline in a child process and SIGKILL it where `function` is
+    called (`delay` seconds later)."""
     marker = tmp_path / "child-stopped"
     marker.unlink(missing_ok=True)
     arguments = [command, module, function, when, match, str(marker), str(pipeline_path)]
@@ -172,8 +180,10 @@ def kill_child_at(tmp_path, pipeline_path, module, function, when, match="", com
         child = subprocess.Popen([sys.executable, "-c", CHILD, *arguments], stderr=err)
         deadline = time.time() + 60
         while not marker.exists() and child.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        os.kill(child.pid, signal.SIGKILL)
+            time.sleep(0.005)
+        time.sleep(delay)
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
         child.wait()
     assert marker.exists(), (tmp_path / "child.err").read_text()
 
@@ -270,6 +280,39 @@ def test_killed_export_command_is_finished_by_the_next_export(point, campaign_pi
     assert visible_files(before.exports) == before.files  # the same files, byte for byte
     before.assert_cleaned_up(run_id=1)
     assert query(before.warehouse, "SELECT count(*) AS n FROM sends").n[0] == 3
+
+
+# Runs killed at random moments; the soak command raises the count and the seed.
+KILL_MOMENTS = int(os.environ.get("RETENTION_KILL_MOMENTS", "2"))
+KILL_SEED = os.environ.get("RETENTION_KILL_SEED", "0")
+
+
+@pytest.mark.parametrize("moment", range(KILL_MOMENTS))
+def test_run_killed_at_a_random_moment_leaves_whole_outputs(moment, campaign_pipeline, tmp_path):
+    """Wherever a kill lands (also mid-query, mid-copy or mid-rename), readers see
+    either the previous run or the new run whole, and the next run cleans up."""
+    first = run_pipeline(load_pipeline(campaign_pipeline))
+    before = Outputs(campaign_pipeline)
+    delay = random.Random(f"{KILL_SEED}-{moment}").uniform(0, 1.3 * first.seconds)
+    where = ("retention.pipeline", "open_warehouse", "mark")
+
+    kill_child_at(tmp_path, campaign_pipeline, *where, delay=delay)
+    killed_after_publishing = published(before.warehouse) == [2]
+    if not killed_after_publishing:
+        assert published(before.warehouse) == [1], f"killed {delay:.3f} s in"
+        before.assert_warehouse_unchanged()
+    now = visible_files(before.exports)
+    for name, data in before.files.items():  # run-1's files never change
+        assert name == "LATEST" or now.pop(name) == data
+    assert now.pop("LATEST") in (b"run-1\n", b"run-2\n")
+    if now:  # the new run's folder, only ever whole
+        assert killed_after_publishing and {n.split("/")[0] for n in now} == {"run-2"}
+        verify_export(before.exports / "run-2")
+    before.assert_leftovers_are_private(run_id=2)
+
+    result = run_pipeline(load_pipeline(campaign_pipeline))
+    assert result.run_id == (3 if killed_after_publishing else 2)
+    before.assert_cleaned_up(result.run_id)
 
 
 def test_history_keeps_tiers_and_trims_per_user_detail(run):
