@@ -255,25 +255,25 @@ def test_killed_run_leaves_the_previous_outputs_exactly(point, campaign_pipeline
 
 
 @pytest.mark.parametrize(
-    "point",
+    ("point", "folder_in_place"),
     [
         # files rebuilt and sends re-recorded, old folder still in place
-        ("retention.export_command", "commit_export", "before", ""),
+        (("retention.export_command", "commit_export", "before", ""), True),
         # the old folder moved aside, the new one not yet renamed into place
-        ("os", "rename", "after", ".run-1.old"),
+        (("os", "rename", "after", ".run-1.old"), False),
     ],
     ids=["before_rename", "between_renames"],
 )
-def test_killed_export_command_is_finished_by_the_next_export(point, campaign_pipeline, tmp_path):
+def test_killed_export_command_is_finished_by_the_next_export(
+    point, folder_in_place, campaign_pipeline, tmp_path
+):
     run_pipeline(load_pipeline(campaign_pipeline))
     before = Outputs(campaign_pipeline)
 
     kill_child_at(tmp_path, campaign_pipeline, *point, command="export")
-    # the folder is either the whole previous one or (between the two renames) absent
-    assert visible_files(before.exports) in (
-        before.files,
-        {"LATEST": before.files["LATEST"]},
-    )
+    # the run folder is the whole previous one, or (between the two renames) absent
+    expected = before.files if folder_in_place else {"LATEST": before.files["LATEST"]}
+    assert visible_files(before.exports) == expected
     before.assert_leftovers_are_private(run_id=1)
 
     export_published(load_pipeline(campaign_pipeline))
