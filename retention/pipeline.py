@@ -26,6 +26,7 @@ from retention.exports import (
     discard_unpublished_exports,
     prepare_export,
     record_sends,
+    recover_exports,
 )
 from retention.features import build_features
 from retention.metrics import build_metrics
@@ -63,6 +64,8 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         settings.warehouse, settings.threads, settings.memory_limit, settings.storage_version
     ) as con:
         run_id = start_run(con, pipeline.path)
+        if settings.exports.is_dir():  # finish what a killed run's export left, first thing
+            recover_exports(con, settings.exports)
         log.info("run %d of %s", run_id, pipeline.path.name)
         try:
             counts, prepared = _run_stages(con, pipeline, run_id)
