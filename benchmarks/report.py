@@ -40,7 +40,8 @@ median peak resident set size. `retention run`'s stage times come from its own
 **The baseline does much less than `retention run`.** It reads only purchase
 rows and computes the BTYD inputs, RFM quintiles and two model fits. `retention
 run` also validates and stages every event (type casts, event-type mapping,
-dedup, rejected rows with reasons, all written to the warehouse), builds about
+dedup, rejected rows with reasons written to the warehouse; the staged events
+themselves stay in memory, as with the default `keep_staged_events = false`), builds about
 30 features per user from all events (sessions, active days, windows, channels,
 bot signals), fits an activity model and survival models (Kaplan-Meier, Cox),
 assigns RFM segments and lifecycle tiers with reasons, runs the later stages

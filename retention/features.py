@@ -3,7 +3,7 @@
 Each feature model in `sql/features/` becomes a temp table of the run; the
 last one, `user_features.sql`, joins them into the stored table. Everything is
 relative to the run's as_of, so a rerun gives the same features.
-The day roll-up (`user_days`) and the sessions (`run_sessions`) outlive the
+The day roll-up (`user_days`) and the timelines (`user_timelines`) outlive the
 stage: survival and the metrics read them too, and rebuilding them from the
 events would cost as much as the features themselves.
 """
@@ -21,7 +21,7 @@ from retention.sqlfiles import run_sql
 log = logging.getLogger(__name__)
 
 # Read again by the survival scores and the metrics, which drop them.
-SHARED_MODELS = ("user_days", "run_sessions")
+SHARED_MODELS = ("user_days", "user_timelines")
 FEATURE_MODELS = (
     "user_activity",
     "user_sessions",

@@ -1,7 +1,7 @@
 -- daily_metrics: the numbers an operator reads every morning, per product and day.
 -- grain: one row per (product_id, day) with at least one event; day = event_date,
 -- the calendar day in the pipeline's timezone.
--- inputs: stg_events, run_sessions (features/run_sessions.sql), user_features
+-- inputs: stg_events, user_timelines (features/user_timelines.sql), user_features
 -- (only to tell whether amounts are mapped). params: $run_id
 -- Definitions:
 --   page_views            PV: events of type page_view that day.
@@ -9,7 +9,7 @@
 --   sessions              sessions that start that day. A session starts at a
 --                         user's first event or after more than
 --                         session_gap_minutes without one (see
---                         features/run_sessions.sql); a session that runs past
+--                         features/user_timelines.sql); a session that runs past
 --                         midnight counts on the day it started only, so a day
 --                         can have events and 0 sessions.
 --   avg_session_seconds   mean dwell (last minus first event, in seconds; 0 for
@@ -39,13 +39,18 @@ amounts as (
     where run_id = $run_id
 ),
 
+sessions as (
+    select product_id, unnest(sessions, recursive := true)
+    from user_timelines
+),
+
 daily_sessions as (
     select
         product_id,
         start_date as day,
         count(*) as sessions,
         avg(session_seconds) as avg_session_seconds
-    from run_sessions
+    from sessions
     group by product_id, start_date
 ),
 
