@@ -4,8 +4,9 @@ Each feature model in `sql/features/` becomes a temp table of the run; the
 last one, `user_features.sql`, joins them into the stored table. Everything is
 relative to the run's as_of, so a rerun gives the same features.
 The day roll-up (`user_days`) and the timelines (`user_timelines`) outlive the
-stage: survival and the metrics read them too, and rebuilding them from the
-events would cost as much as the features themselves.
+stage: survival and the metrics read them instead of the events, so the
+staged events are freed here (at tens of millions of rows they are most of
+the run's memory).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def build_features(
     run_sql(con, "features/user_features.sql", params, prefix="INSERT INTO user_features BY NAME")
     for model in FEATURE_MODELS:
         con.execute(f"DROP TABLE {model}")
+    # Later stages read the roll-ups, not the events: free the run's copy of
+    # them (with keep_staged_events the warehouse table stays).
+    con.execute("DROP TABLE IF EXISTS temp.main.stg_events")
     return con.execute(
         "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]

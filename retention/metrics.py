@@ -45,7 +45,7 @@ def build_metrics(
 ) -> int:
     """Write this run's daily_metrics, channel_metrics and cohort_retention; returns rows written.
 
-    Needs the run's stg_events, user_days and user_timelines (built with the
+    Needs the run's user_days and user_timelines (built with the
     features, or here from stg_events),
     user_features and user_tiers (and the tables of
     warehouse/metrics_schema.sql, which opening the warehouse creates). Rows the run

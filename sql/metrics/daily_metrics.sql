@@ -1,7 +1,8 @@
 -- daily_metrics: the numbers an operator reads every morning, per product and day.
 -- grain: one row per (product_id, day) with at least one event; day = event_date,
 -- the calendar day in the pipeline's timezone.
--- inputs: stg_events, user_timelines (features/user_timelines.sql), user_features
+-- inputs: user_days (features/user_days.sql), user_timelines
+-- (features/user_timelines.sql), user_features
 -- (only to tell whether amounts are mapped). params: $run_id
 -- Definitions:
 --   page_views            PV: events of type page_view that day.
@@ -25,10 +26,9 @@
 --   repeat_purchase_rate  share of the day's buyers whose first purchase was on
 --                         an earlier day (a second order on the same first day
 --                         does not make a repeat buyer); NULL without buyers.
-with events as (
-    select product_id, user_id, event_time, event_date, event_type, amount
-    from stg_events
-    where run_id = $run_id
+with days as (
+    -- one row per user and day with an event (features/user_days.sql)
+    select * from user_days
 ),
 
 amounts as (
@@ -58,11 +58,11 @@ daily_events as (
     select
         product_id,
         event_date as day,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(distinct user_id) as unique_users,
-        count(*) filter (where event_type = 'purchase') as orders,
-        sum(amount) filter (where event_type = 'purchase') as purchase_amount
-    from events
+        sum(page_views) as page_views,
+        count(*) as unique_users,
+        sum(purchases) as orders,
+        sum(purchase_amount) as purchase_amount
+    from days
     group by product_id, event_date
 ),
 
@@ -72,9 +72,8 @@ buyer_days as (
         user_id,
         event_date as day,
         min(event_date) over (partition by product_id, user_id) as first_purchase_date
-    from events
-    where event_type = 'purchase'
-    group by product_id, user_id, event_date
+    from days
+    where purchases > 0
 ),
 
 daily_buyers as (
