@@ -1,7 +1,8 @@
 -- parsed_events: one row per source row, typed, with the reason it cannot be
 -- used (NULL when it can). A temp table of the run, read by stg_events,
 -- rejected_events and the staging counts. It holds the columns those need
--- and no more (at tens of millions of rows every column costs seconds): the
+-- and no more (at tens of millions of rows every column costs seconds):
+-- event_id and channel cleaned on usable rows, their original text, the
 -- original time and amount text and the source file only on rejected rows.
 -- inputs: src_events (contract column names: user_id, event_time, event_type,
 --         amount, product_id, channel, event_id as text, plus event_time_typed
@@ -104,9 +105,9 @@ final as (
     select
         product_id,
         user_id,
-        event_id,
+        case when reject_reason is null then strip_blank(event_id) end as event_id,
         event_type,
-        channel,
+        case when reject_reason is null then strip_blank(channel) end as channel,
         canonical_event_type,
         event_time_utc,
         amount_value,
@@ -124,6 +125,8 @@ final as (
         case
             when reject_reason is not null then coalesce(amount, cast(amount_typed as varchar))
         end as rejected_amount,
+        case when reject_reason is not null then event_id end as rejected_event_id,
+        case when reject_reason is not null then channel end as rejected_channel,
         case when reject_reason is not null then source_file end as rejected_source_file
     from checked
 )

@@ -10,8 +10,8 @@ select
     event_type,
     rejected_amount as amount,
     product_id,
-    channel,
-    event_id,
+    rejected_channel as channel,
+    rejected_event_id as event_id,
     rejected_source_file as source_file,
     cast(null as bigint) as source_line,
     cast(null as varchar) as source_text

@@ -6,31 +6,30 @@
 -- strings), and a hash shared by two different ids only sends both through
 -- the exact ranking, which partitions by the id itself. Rows without an id
 -- have no key, so they are never matched as repeated.
+-- usable is read three times rather than copied once: at tens of millions of
+-- rows a copy costs more memory and time than the scans.
 -- grain: one row per (event_id) or per source row when event_id is absent.
--- inputs: parsed_events, the macro strip_blank (macros.sql). params: $run_id, $as_of
-with usable as materialized (
+-- inputs: parsed_events (event_id and channel already cleaned). params: $run_id, $as_of
+with usable as (
     select
         product_id,
         user_id,
-        strip_blank(event_id) as event_id,
+        event_id,
+        case when event_id is not null then hash(event_id) end as event_key,
         event_time_utc as event_time,
         event_date,
         canonical_event_type as event_type,
         event_type as source_event_type,
         amount_value as amount,
-        strip_blank(channel) as channel
+        channel
     from parsed_events
     where reject_reason is null and event_date <= $as_of::date
-),
-
-keyed as (
-    select *, case when event_id is not null then hash(event_id) end as event_key from usable
 ),
 
 repeated_keys as (
     -- most logs have few repeated ids
     select event_key
-    from keyed
+    from usable
     where event_key is not null
     group by event_key
     having count(*) > 1
@@ -38,22 +37,22 @@ repeated_keys as (
 
 ranked as (
     select
-        keyed.*,
+        usable.*,
         row_number() over (
-            partition by keyed.event_id
+            partition by usable.event_id
             order by
-                keyed.event_time, keyed.product_id, keyed.user_id,
-                keyed.source_event_type, keyed.amount, keyed.channel
+                usable.event_time, usable.product_id, usable.user_id,
+                usable.source_event_type, usable.amount, usable.channel
         ) as copy_number
-    from keyed
-    semi join repeated_keys on keyed.event_key = repeated_keys.event_key
+    from usable
+    semi join repeated_keys on usable.event_key = repeated_keys.event_key
 ),
 
 final as (
     select product_id, user_id, event_id, event_time, event_date, event_type,
         source_event_type, amount, channel
-    from keyed
-    anti join repeated_keys on keyed.event_key = repeated_keys.event_key
+    from usable
+    anti join repeated_keys on usable.event_key = repeated_keys.event_key
     union all
     select product_id, user_id, event_id, event_time, event_date, event_type,
         source_event_type, amount, channel
