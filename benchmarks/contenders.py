@@ -63,6 +63,21 @@ def run_floor(events: Path, timeout: float | None) -> dict:
     }
 
 
+#: retention's steps (run_steps: "stage step") that produce the BTYD outputs the
+#: baseline computes: the day roll-up (all of it, though the other features
+#: share it), the BTYD summary, RFM, the purchase and spend model fits with
+#: p_alive, expected purchases and CLV, and the join into user_scores (all of
+#: it, though it also joins the activity and survival scores).
+BTYD_STEPS = (
+    "features features/user_days",
+    "features features/user_btyd",
+    "scores scores/rfm_inputs",
+    "scores scores/rfm",
+    "scores purchase and spend models",
+    "scores scores/user_scores",
+)
+
+
 def run_retention(pipeline: Path, timeout: float | None) -> dict:
     scratch = (pipeline.parent / WAREHOUSE).parent
     shutil.rmtree(scratch, ignore_errors=True)
@@ -79,6 +94,7 @@ def run_retention(pipeline: Path, timeout: float | None) -> dict:
         "major_faults": m.major_faults,
         "method": m.method,
         "features_scores_seconds": stages.get("features", 0.0) + stages.get("scores", 0.0),
+        "btyd_steps_seconds": sum(details["run_steps"].get(name, 0.0) for name in BTYD_STEPS),
         **details,
     }
 
@@ -105,6 +121,9 @@ def read_warehouse(path: Path) -> dict:
             "SELECT stage, seconds, rows FROM run_stages WHERE run_id = ? ORDER BY started_at",
             [run_id],
         ).fetchall()
+        steps = con.execute(
+            "SELECT stage || ' ' || step, seconds FROM run_steps WHERE run_id = ?", [run_id]
+        ).fetchall()
         params = con.execute(
             "SELECT product_id, model, param, value FROM model_params "
             "WHERE run_id = ? AND model IN ('bgnbd', 'gamma_gamma') ORDER BY ALL",
@@ -117,6 +136,7 @@ def read_warehouse(path: Path) -> dict:
     return {
         "stages": {stage: seconds for stage, seconds, _ in stages},
         "stage_rows": {stage: rows for stage, _, rows in stages},
+        "run_steps": dict(steps),
         "rows_read": rows_read,
         "rows_staged": rows_staged,
         "users": users,

@@ -347,12 +347,20 @@ def format_evaluation(result) -> str:
 
 
 def _print_profile(result: RunResult) -> None:
-    """Seconds, share of the run and rows per stage, then the process's peak memory."""
+    """Seconds, share of the run and rows per stage, its steps that take 2% of
+    the run or more, then the process's peak memory."""
     click.echo(f"{'stage':<14}{'seconds':>9}{'share':>8}{'rows':>14}")
     for stage, seconds, rows in result.stages:
         share = seconds / result.seconds if result.seconds else 0.0
         rows_text = f"{rows:,}" if rows is not None else ""
         click.echo(f"{stage:<14}{seconds:>9.2f}{share:>8.0%}{rows_text:>14}")
+        steps = sorted(
+            (step for step in result.steps if step[0] == stage), key=lambda step: -step[2]
+        )
+        for _, name, step_seconds, calls in steps:
+            if step_seconds >= 0.02 * result.seconds:
+                times = f" (x{calls})" if calls > 1 else ""
+                click.echo(f"  {name}{times}: {step_seconds:.2f} s")
     other = max(result.seconds - sum(seconds for _, seconds, _ in result.stages), 0.0)
     click.echo(f"{'other':<14}{other:>9.2f}{other / result.seconds:>8.0%}  (checks, copy, publish)")
     click.echo(f"{'total':<14}{result.seconds:>9.2f}")

@@ -32,10 +32,18 @@ from retention.features import build_features
 from retention.metrics import build_metrics
 from retention.playbooks import assignment_counts, build_assignments
 from retention.policy_check import check_policies
+from retention.profiling import collect_steps, step
 from retention.scores import build_scores
 from retention.staging import StagingCounts, check_reject_ratio, stage_events
 from retention.tiers import build_tiers
-from retention.warehouse import fail_run, open_warehouse, publish_run, record_stage, start_run
+from retention.warehouse import (
+    fail_run,
+    open_warehouse,
+    publish_run,
+    record_stage,
+    record_steps,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ class RunResult:
     assignments: dict[str, dict[str, int]]  # playbook -> outcome (sent, holdout, reason) -> users
     export_dir: Path | None
     stages: list[tuple[str, float, int | None]]  # (stage, seconds, rows), in run order
+    steps: list[tuple[str, str, float, int]]  # (stage, step, seconds, calls)
 
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
@@ -83,6 +92,10 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
                 "ORDER BY started_at",
                 {"run_id": run_id},
             ).fetchall()
+            steps = con.execute(
+                "SELECT stage, step, seconds, calls FROM run_steps WHERE run_id = $run_id",
+                {"run_id": run_id},
+            ).fetchall()
     if failure is not None:
         raise failure
     # The warehouse is published; now the export folder of the same run.
@@ -100,6 +113,7 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
         assignments,
         export_dir,
         stages,
+        steps,
     )
 
 
@@ -142,7 +156,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         rows.append(
             build_metrics(con, run_id, counts.as_of, pipeline.session_gap_minutes, pipeline.costs)
         )
-    with _stage(con, run_id, "contacts") as rows:
+    with _stage(con, run_id, "contacts") as rows, step("contact checks"):
         rows.append(_load_contacts(con, pipeline, run_id))
     with _stage(con, run_id, "assignments") as rows:
         rows.append(build_assignments(con, pipeline, run_id, counts.as_of))
@@ -186,7 +200,7 @@ def _load_contacts(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: i
 
 @contextlib.contextmanager
 def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[list[int]]:
-    """Run a stage in one transaction and log its time in run_stages.
+    """Run a stage in one transaction and log its time in run_stages, its steps in run_steps.
 
     The body appends its row count to the yielded list.
     """
@@ -196,9 +210,11 @@ def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[l
     rows: list[int] = []
     con.begin()
     try:
-        yield rows
+        with collect_steps() as steps:
+            yield rows
         seconds = time.perf_counter() - clock
         record_stage(con, run_id, name, started_at, seconds, rows[0] if rows else None)
+        record_steps(con, run_id, name, steps)
         con.commit()
     except BaseException:
         con.rollback()

@@ -22,6 +22,7 @@ from retention.btyd_scoring import (
 )
 from retention.config import Pipeline
 from retention.policies import NO_PURCHASE_SEGMENT
+from retention.profiling import step
 from retention.rules import case_sql
 from retention.sources import quote_identifier, quote_literal
 from retention.sqlfiles import column_types, run_sql
@@ -47,11 +48,14 @@ def build_scores(
     log.info("  rfm")
     build_rfm(con, pipeline, params)
     log.info("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
-    rows = _score_purchases(con, pipeline, params)
+    with step("purchase and spend models"):
+        rows = _score_purchases(con, pipeline, params)
     log.info("  activity model")
-    rows += _score_activity(con, pipeline, params)
+    with step("activity model"):
+        rows += _score_activity(con, pipeline, params)
     log.info("  survival")
-    rows += _score_survival(con, pipeline, run_id, as_of)
+    with step("survival models"):
+        rows += _score_survival(con, pipeline, run_id, as_of)
     add_horizon_columns(con, pipeline.scores.horizons_days)
     run_sql(con, "scores/user_scores.sql", params, prefix="INSERT INTO user_scores BY NAME")
     _write_params(con, run_id, rows)

@@ -14,6 +14,8 @@ from typing import Any
 
 import duckdb
 
+from retention.profiling import step
+
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -35,9 +37,12 @@ def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 def run_sql(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any], prefix: str = ""
 ) -> duckdb.DuckDBPyConnection:
-    """Execute `sql/<name>`, optionally behind a prefix such as "INSERT INTO t BY NAME"."""
+    """Execute `sql/<name>`, optionally behind a prefix such as "INSERT INTO t BY NAME".
+
+    Timed as a step of the current stage (see retention.profiling)."""
     sql = read_sql(name)
-    return con.execute(f"{prefix}\n{sql}" if prefix else sql, bind(sql, params))
+    with step(name.removesuffix(".sql")):
+        return con.execute(f"{prefix}\n{sql}" if prefix else sql, bind(sql, params))
 
 
 def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:

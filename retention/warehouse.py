@@ -198,6 +198,21 @@ def record_stage(
     )
 
 
+def record_steps(
+    con: duckdb.DuckDBPyConnection, run_id: int, stage: str, steps: list[tuple[str, float]]
+) -> None:
+    """Store a stage's steps, summed per name, in the order each name first ended."""
+    totals: dict[str, list[float]] = {}
+    for name, seconds in steps:
+        total = totals.setdefault(name, [0.0, 0])
+        total[0] += seconds
+        total[1] += 1
+    con.executemany(
+        "INSERT INTO run_steps VALUES (?, ?, ?, ?, ?)",
+        [[run_id, stage, name, seconds, calls] for name, (seconds, calls) in totals.items()],
+    )
+
+
 def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
     """Set columns of this run's ledger row (names are this module's, not the user's)."""
     assignments = ", ".join(f"{column} = ${column}" for column in values)

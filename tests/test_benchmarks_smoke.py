@@ -34,5 +34,6 @@ def test_runner_measures_every_contender(tmp_path):
     stages = result["contenders"]["retention"]["median"]["stages"]
     assert {"staging", "features", "scores"} <= set(stages)
     assert result["ratios"]["run_speedup"] > 0
+    assert result["ratios"]["btyd_speedup"] > 0  # the run timed its BTYD steps (run_steps)
     assert result["ratios"]["params"]["shop"]["bgnbd"]["max_rel_diff"] < 1e-3
     assert (README.read_bytes() if README.exists() else None) == readme_before

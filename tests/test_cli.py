@@ -26,7 +26,7 @@ def test_run_prints_counts_and_publishes(write_pipeline):
 def test_run_profile_prints_each_stage_time_and_peak_memory(write_pipeline):
     result = invoke("run", write_pipeline(FIXTURES / "events_tiny.csv"), "--profile")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("  ")]
     table = lines[lines.index(next(line for line in lines if line.startswith("stage "))) :]
     stages = [line.split()[0] for line in table[1:9]]
     assert stages == [
@@ -44,6 +44,26 @@ def test_run_profile_prints_each_stage_time_and_peak_memory(write_pipeline):
     assert table[9].startswith("other") and table[10].startswith("total") and total > 0
     assert sum(float(line.split()[1]) for line in table[1:10]) == pytest.approx(total, abs=0.05)
     assert table[11].startswith("peak memory (RSS): ") and table[11].endswith(" MiB")
+
+
+def test_run_steps_time_each_sql_model_and_model_fit(write_pipeline):
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    assert invoke("run", pipeline).exit_code == 0
+    warehouse = pipeline.parent / "out" / "retention.duckdb"
+    steps = query(warehouse, "SELECT stage, step, seconds, calls FROM run_steps")
+    named = dict(zip(steps.stage + " " + steps.step, steps.calls, strict=True))
+    assert named["staging staging/parsed_events"] == 1
+    assert named["features features/user_days"] == 1
+    assert named["scores purchase and spend models"] == 1
+    assert named["scores survival models"] == 1
+    # a fit's own SQL models count under the fit, not twice
+    assert "scores scores/btyd_triples" not in named
+    totals = query(
+        warehouse,
+        "SELECT s.stage, s.seconds, sum(t.seconds) AS steps FROM run_stages s "
+        "JOIN run_steps t USING (run_id, stage) GROUP BY ALL",
+    )
+    assert (totals.steps <= totals.seconds).all()
 
 
 def test_run_as_of_and_db_options_override_the_file(write_pipeline, tmp_path):

@@ -27,6 +27,14 @@ create table if not exists run_stages (
     rows bigint
 );
 
+create table if not exists run_steps (
+    run_id bigint not null,
+    stage varchar not null,
+    step varchar not null,
+    seconds double not null,
+    calls bigint not null
+);
+
 create table if not exists rejected_events (
     run_id bigint not null,
     reason varchar not null,
