@@ -26,7 +26,8 @@ def campaign_with_response(write_pipeline, tmp_path, sent_rate: float, holdout_r
     result = run_pipeline(load_pipeline(path))
     arms = query(
         load_pipeline(path).run.warehouse,
-        "SELECT user_id, holdout FROM playbook_assignments WHERE playbook = 'mails'",
+        "SELECT user_id, holdout FROM playbook_assignments WHERE playbook = 'mails' "
+        "ORDER BY user_id",  # the seeded draws must meet the same users every time
     )
     rng = np.random.default_rng(7)
     rate = np.where(arms.holdout, holdout_rate, sent_rate)
