@@ -18,6 +18,7 @@ import duckdb
 
 from retention.config import Pipeline
 from retention.sqlfiles import run_sql
+from retention.staging import drop_staged_events
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ def build_features(
     run_sql(con, "features/user_features.sql", params, prefix="INSERT INTO user_features BY NAME")
     for model in FEATURE_MODELS:
         con.execute(f"DROP TABLE {model}")
-    # Later stages read the roll-ups, not the events: free the run's copy of
-    # them (with keep_staged_events the warehouse table stays).
-    con.execute("DROP TABLE IF EXISTS temp.main.stg_events")
+    # Later stages read the roll-ups, not the events: free the run's parsed
+    # rows (with keep_staged_events the warehouse table stays).
+    drop_staged_events(con)
     return con.execute(
         "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]

@@ -36,6 +36,15 @@ NUMERIC_PREFIXES = (
     "REAL",
 )
 MAX_EVENT_TIME = dt.date(2200, 1, 1)
+# Built in this order over parsed_events (sql/staging/<name>.sql): views, except
+# the two small tables of repeated ids, which must not be recomputed per read.
+STAGING_MODELS = ("usable_events", "duplicate_keys", "first_copies", "stg_events")
+STAGING_KINDS = {
+    "usable_events": "VIEW",
+    "duplicate_keys": "TABLE",
+    "first_copies": "TABLE",
+    "stg_events": "VIEW",
+}
 TIME_OF_DAY_DIRECTIVES = re.compile(r"%[HIpMSfgnzZcX]")  # strptime fields below a day
 
 
@@ -54,15 +63,15 @@ class StagingCounts:
 def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
     """Stage this run's events; the caller decides when the transaction commits.
 
-    The staged events go to a temp table `stg_events` of the connection,
-    shaped like the warehouse table of that name, which every later stage
-    reads: writing tens of millions of rows into the file costs more than all
-    the features together. With [run] keep_staged_events they are copied into
-    the warehouse too.
+    Every source row is parsed once into the temp table parsed_events; the
+    rejected ones are copied to rejected_events. `stg_events` is then a temp
+    view over the parsed rows (usable, up to as_of, first copies only), shaped
+    like the warehouse table of that name, which the features read: copying
+    tens of millions of rows, or writing them into the file, costs more than
+    the features' passes over the view. With [run] keep_staged_events they are
+    also written into the warehouse. `drop_staged_events` frees them.
     """
     _check_event_time_format(con, pipeline)
-    stored = stored_table(con, "stg_events")
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS stg_events AS FROM {stored} LIMIT 0")
     source = open_source(con, pipeline.events, "src_events_raw")
     con.execute(_mapping_view_sql(pipeline, source.column_types))
     con.execute(
@@ -82,6 +91,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "amount_mapped": "amount" in pipeline.events.columns,
         "timezone": pipeline.run.timezone,
     }
+    drop_staged_events(con)
     run_sql(
         con,
         "staging/parsed_events.sql",
@@ -101,16 +111,20 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
             prefix="INSERT INTO rejected_events BY NAME",
         ).fetchall()[0][0]
         con.execute(f"DROP TABLE IF EXISTS {CSV_REJECTS[0]}; DROP TABLE IF EXISTS {CSV_REJECTS[1]}")
-    run_sql(con, "staging/stg_events.sql", params, prefix="INSERT INTO stg_events BY NAME")
+    con.execute(
+        "CREATE TEMP TABLE staging_settings AS "
+        "SELECT $run_id::BIGINT AS run_id, $as_of::DATE AS as_of",
+        {"run_id": run_id, "as_of": params["as_of"]},
+    )
+    for name in STAGING_MODELS:
+        run_sql(
+            con, f"staging/{name}.sql", {}, prefix=f"CREATE TEMP {STAGING_KINDS[name]} {name} AS"
+        )
     read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchall()[0]
-    staged = con.execute(
-        "SELECT count(*) FROM stg_events WHERE run_id = $run_id", {"run_id": run_id}
-    ).fetchall()[0][0]
-    con.execute("DROP TABLE parsed_events")
+    staged = con.execute("SELECT count(*) FROM stg_events").fetchall()[0][0]
     if pipeline.run.keep_staged_events:
         con.execute(
-            f"INSERT INTO {stored} FROM temp.main.stg_events WHERE run_id = $run_id",
-            {"run_id": run_id},
+            f"INSERT INTO {stored_table(con, 'stg_events')} BY NAME FROM temp.main.stg_events"
         )
     return StagingCounts(
         rows_read=read + malformed,
@@ -120,6 +134,14 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         rows_after_as_of=after,
         as_of=params["as_of"],
     )
+
+
+def drop_staged_events(con: duckdb.DuckDBPyConnection) -> None:
+    """Free the run's parsed rows and the views over them (a no-op when there are none)."""
+    for name in reversed(STAGING_MODELS):
+        con.execute(f"DROP {STAGING_KINDS[name]} IF EXISTS temp.main.{name}")
+    con.execute("DROP TABLE IF EXISTS temp.main.staging_settings")
+    con.execute("DROP TABLE IF EXISTS temp.main.parsed_events")
 
 
 def check_reject_ratio(counts: StagingCounts, pipeline: Pipeline, run_id: int) -> None:

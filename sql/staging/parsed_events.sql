@@ -1,7 +1,8 @@
 -- parsed_events: one row per source row, typed, with the reason it cannot be
--- used (NULL when it can). A temp table of the run, read by stg_events,
--- rejected_events and the staging counts. It holds the columns those need
--- and no more (at tens of millions of rows every column costs seconds):
+-- used (NULL when it can). A temp table of the run, read by rejected_events,
+-- the staging counts and the views usable_events / stg_events, which the
+-- features read; it lives until the features are built. It holds the columns
+-- those need and no more (at tens of millions of rows every column costs seconds):
 -- event_id and channel cleaned on usable rows, their original text, the
 -- original time and amount text and the source file only on rejected rows.
 -- inputs: src_events (contract column names: user_id, event_time, event_type,
