@@ -108,7 +108,9 @@ def build_survival(
         products = con.execute("SELECT DISTINCT product_id FROM user_lifetimes ORDER BY 1")
         for (product_id,) in products.fetchall():
             lifetimes = con.execute(
-                "SELECT * FROM user_lifetimes WHERE product_id = $product_id ORDER BY user_id",
+                # product_id is one value here: not a million Python strings
+                "SELECT * EXCLUDE (product_id) FROM user_lifetimes "
+                "WHERE product_id = $product_id ORDER BY user_id",
                 {"product_id": product_id},
             ).df()
             notes += _build_product(con, run_id, product_id, lifetimes, settings)
