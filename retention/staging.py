@@ -38,13 +38,12 @@ NUMERIC_PREFIXES = (
 MAX_EVENT_TIME = dt.date(2200, 1, 1)
 # Built in this order over parsed_events (sql/staging/<name>.sql): views, except
 # the two small tables of repeated ids, which must not be recomputed per read.
-STAGING_MODELS = ("usable_events", "duplicate_keys", "first_copies", "stg_events")
-STAGING_KINDS = {
-    "usable_events": "VIEW",
-    "duplicate_keys": "TABLE",
-    "first_copies": "TABLE",
-    "stg_events": "VIEW",
-}
+STAGING_MODELS = (
+    ("usable_events", "VIEW"),
+    ("duplicate_keys", "TABLE"),
+    ("first_copies", "TABLE"),
+    ("stg_events", "VIEW"),
+)
 TIME_OF_DAY_DIRECTIVES = re.compile(r"%[HIpMSfgnzZcX]")  # strptime fields below a day
 
 
@@ -116,10 +115,8 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "SELECT $run_id::BIGINT AS run_id, $as_of::DATE AS as_of",
         {"run_id": run_id, "as_of": params["as_of"]},
     )
-    for name in STAGING_MODELS:
-        run_sql(
-            con, f"staging/{name}.sql", {}, prefix=f"CREATE TEMP {STAGING_KINDS[name]} {name} AS"
-        )
+    for name, kind in STAGING_MODELS:
+        run_sql(con, f"staging/{name}.sql", {}, prefix=f"CREATE TEMP {kind} {name} AS")
     read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchall()[0]
     staged = con.execute("SELECT count(*) FROM stg_events").fetchall()[0][0]
     if pipeline.run.keep_staged_events:
@@ -138,8 +135,8 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
 
 def drop_staged_events(con: duckdb.DuckDBPyConnection) -> None:
     """Free the run's parsed rows and the views over them (a no-op when there are none)."""
-    for name in reversed(STAGING_MODELS):
-        con.execute(f"DROP {STAGING_KINDS[name]} IF EXISTS temp.main.{name}")
+    for name, kind in reversed(STAGING_MODELS):
+        con.execute(f"DROP {kind} IF EXISTS temp.main.{name}")
     con.execute("DROP TABLE IF EXISTS temp.main.staging_settings")
     con.execute("DROP TABLE IF EXISTS temp.main.parsed_events")
 
