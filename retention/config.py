@@ -149,7 +149,7 @@ class Pipeline:
         warehouse: Path | None = None,
         exports: Path | None = None,
     ) -> Pipeline:
-        """Command-line options win over the file."""
+        """Command-line options win over the file; overridden paths obey the same rules."""
         run = self.run
         if as_of is not None:
             run = replace(run, as_of=as_of)
@@ -157,7 +157,10 @@ class Pipeline:
             run = replace(run, warehouse=warehouse.resolve())
         if exports is not None:
             run = replace(run, exports=exports.resolve())
-        return replace(self, run=run)
+        overridden = replace(self, run=run)
+        if warehouse is not None or exports is not None:
+            check_output_paths("command line:", str(run.warehouse), str(run.exports), overridden)
+        return overridden
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

@@ -299,3 +299,15 @@ def test_init_writes_a_template_that_runs_once_its_events_exist(tmp_path, monkey
     assert again.stderr == (
         "Error: pipeline.toml already exists; choose another path or delete it first\n"
     )
+
+
+def test_db_override_obeys_the_output_path_rules(write_pipeline):
+    pipeline = write_pipeline(FIXTURES / "events_tiny.csv")
+    text = pipeline.read_text()
+    result = invoke("run", pipeline, "--db", pipeline)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f'Error: command line: warehouse = "{pipeline}": expected a file of its own, '
+        "not the pipeline file\n"
+    )
+    assert pipeline.read_text() == text  # not overwritten by a warehouse
