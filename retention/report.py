@@ -13,7 +13,6 @@ everywhere, since event logs are not trusted input.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -22,15 +21,16 @@ from pathlib import Path
 import duckdb
 
 from retention import report_charts as charts
+from retention import report_metrics as metrics
 from retention.errors import WarehouseError
 from retention.policies import TIERS
 from retention.report_charts import esc, fmt_int, fmt_money, fmt_num, fmt_pct
+from retention.report_metrics import DAILY_WINDOW_DAYS
 
 log = logging.getLogger(__name__)
 
 MAX_CHANNEL_CURVES = 8  # more lines than this make a chart nobody can read
 MIN_CURVE_USERS = 100  # smaller groups' confidence bands cover the chart; they stay in the table
-DAILY_WINDOW_DAYS = 90
 SURVIVAL_DAYS = (30, 90, 365)
 CURVE_COLUMNS = ("timeline_days", "survival", "ci_lower", "ci_upper")
 # model_params rows that describe a fit rather than being one of its parameters
@@ -142,11 +142,6 @@ def _section(ctx: _Context, key: str, heading: str, content: str) -> str:
     return f'<section id="{ctx.anchor}-{key}"><h3>{esc(heading)}</h3>{content}</section>'
 
 
-def _plain_table(columns: list[charts.Column], rows: list[dict], cls: str) -> str:
-    """Rows whose columns are the table's, in order; nothing when there are none."""
-    return charts.table(columns, [tuple(r.values()) for r in rows], cls=cls) if rows else ""
-
-
 def _tier_order(tier: str) -> tuple[int, str]:
     return (TIERS.index(tier) if tier in TIERS else len(TIERS), tier)
 
@@ -163,9 +158,9 @@ def _product_section(ctx: _Context) -> str:
         _section(ctx, "survival", "Survival by acquisition channel", _survival(ctx)),
         _section(ctx, "backtest", "Latest backtest", _backtest(ctx)),
         _section(ctx, "playbooks", "Playbook outcomes", _playbooks(ctx)),
-        _section(ctx, "daily", f"Daily metrics, last {DAILY_WINDOW_DAYS} days", _daily(ctx)),
-        _section(ctx, "channels", "Acquisition channels", _channels(ctx)),
-        _section(ctx, "cohorts", "Cohort retention", _cohorts(ctx)),
+        _section(ctx, "daily", f"Daily metrics, last {DAILY_WINDOW_DAYS} days", metrics.daily(ctx)),
+        _section(ctx, "channels", "Acquisition channels", metrics.channels(ctx)),
+        _section(ctx, "cohorts", "Cohort retention", metrics.cohorts(ctx)),
     ]
     return (
         f'<section class="product" id="{ctx.anchor}"><h2>Product {esc(ctx.product)}</h2>'
@@ -252,7 +247,7 @@ def _rfm(ctx: _Context) -> str:
         ("Share", fmt_pct),
         ("Average CLV", fmt_money),
     ]
-    return _plain_table(columns, rows, "rfm")
+    return charts.rows_table(columns, rows, "rfm")
 
 
 def _models(ctx: _Context) -> str:
@@ -389,81 +384,3 @@ def _playbooks(ctx: _Context) -> str:
     ]
     intro = '<p class="meta">Users per playbook: sent, held out, and not sent for each reason.</p>'
     return intro + charts.table(columns, table_rows, cls="playbooks")
-
-
-def _daily(ctx: _Context) -> str:
-    rows = ctx.rows(
-        "latest_daily_metrics",
-        "SELECT * FROM latest_daily_metrics WHERE product_id = $product AND day > "
-        f"(SELECT max(day) FROM latest_daily_metrics WHERE product_id = $product) "
-        f"- INTERVAL {DAILY_WINDOW_DAYS} DAY ORDER BY day",
-    )
-    if not rows:
-        return ""
-    days = [r["day"].toordinal() for r in rows]
-    parts = []
-    for column, label in (("unique_users", "UV"), ("gmv", "GMV")):
-        axes = charts.Axes("day", label, charts.fmt_day, fmt_int, 0, x_ticks=charts.month_ticks)
-        series = [charts.Series(label, days, [r[column] for r in rows])]
-        parts.append(charts.line_chart(f"{label} per day, product {ctx.product}", series, axes))
-    names = [("day", "Day", None), ("page_views", "PV", fmt_int), ("unique_users", "UV", fmt_int)]
-    names += [
-        ("sessions", "Sessions", fmt_int), ("avg_session_seconds", "Avg session (s)", fmt_num),
-        ("buyers", "Buyers", fmt_int), ("orders", "Orders", fmt_int), ("gmv", "GMV", fmt_money),
-        ("conversion_rate", "Conversion", fmt_pct), ("average_order_value", "AOV", fmt_money),
-        ("repeat_purchase_rate", "Repeat rate", fmt_pct),
-    ]  # fmt: skip
-    recent = [tuple(r[key] for key, _, _ in names) for r in reversed(rows[-7:])]
-    columns = [(header, fmt) for _, header, fmt in names]
-    return "".join(parts) + charts.table(columns, recent, "The last 7 days", cls="daily")
-
-
-def _channels(ctx: _Context) -> str:
-    rows = ctx.rows(
-        "latest_channel_metrics",
-        "SELECT acquisition_channel, users_acquired, active_users, core_users, share_active, "
-        "share_core, revenue_total, revenue_30d, spend, cost_per_user, roi "
-        "FROM latest_channel_metrics WHERE product_id = $product "
-        "ORDER BY users_acquired DESC, acquisition_channel",
-    )
-    columns = [("Channel", None), ("Users acquired", fmt_int), ("Active", fmt_int)]
-    columns += [("Core", fmt_int), ("Share active", fmt_pct), ("Share core", fmt_pct)]
-    columns += [("Revenue", fmt_money), ("Revenue 30d", fmt_money), ("Spend", fmt_money)]
-    columns += [("Cost per user", fmt_money), ("ROI", fmt_pct)]
-    return _plain_table(columns, rows, "channels")
-
-
-def _cohorts(ctx: _Context) -> str:
-    rows = ctx.rows(
-        "latest_cohort_retention",
-        "SELECT cohort_month, cohort_users, day_n, eligible_users, retained_on_day, "
-        "retention_on_day FROM latest_cohort_retention WHERE product_id = $product "
-        "AND eligible_users > 0 AND retention_on_day IS NOT NULL",
-    )
-    if not rows:
-        return ""
-    cells = {(r["cohort_month"], r["day_n"]): r for r in rows}
-    sizes = {r["cohort_month"]: r["cohort_users"] for r in rows}
-    day_ns = sorted({r["day_n"] for r in rows})
-    top = max(r["retention_on_day"] for r in rows) or 1  # shade relative to the best cell
-    matrix = [
-        (
-            month.strftime("%Y-%m") if isinstance(month, dt.date) else str(month),
-            [charts.HeatCell(fmt_int(sizes[month]))]
-            + [_cohort_cell(cells.get((month, day_n)), top) for day_n in day_ns],
-        )
-        for month in sorted(sizes)
-    ]
-    return (
-        '<p class="meta">Share of each monthly cohort active on day N after joining; the '
-        f"darkest cell is the highest ({fmt_pct(top)}); blank: the cohort is too young.</p>"
-        + charts.heat_table("Cohort", ["Users", *(f"day {d}" for d in day_ns)], matrix, "cohorts")
-    )
-
-
-def _cohort_cell(row: dict | None, top: float) -> charts.HeatCell:
-    if row is None:
-        return charts.HeatCell("")
-    title = f"{fmt_int(row['retained_on_day'])} of {fmt_int(row['eligible_users'])} users"
-    share = row["retention_on_day"]
-    return charts.HeatCell(fmt_pct(share), share / top, title)

@@ -382,3 +382,8 @@ svg text{font:12px system-ui,sans-serif;fill:var(--ink)}svg .grid{stroke:#e5e7eb
 svg .axis line{stroke:#8c959f}
 @media print{h2{break-before:page}}
 """
+
+
+def rows_table(columns: list[Column], rows: list[dict], cls: str) -> str:
+    """Rows whose columns are the table's, in order; nothing when there are none."""
+    return table(columns, [tuple(r.values()) for r in rows], cls=cls) if rows else ""
