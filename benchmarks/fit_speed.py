@@ -7,20 +7,28 @@ prints medians of --repeat timings, the speed ratio and the largest relative
 parameter difference, as one JSON line.
 
     python benchmarks/fit_speed.py --users 1000000 --repeat 3
+
+Also writes `<out>/fit_speed/<users>.json` and regenerates benchmarks/README.md
+(its "BG/NBD fit speed" section).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter
+from report import write_readme
 
 from retention.models import BetaGeoModel
+
+HERE = Path(__file__).resolve().parent
 
 
 def simulate(users: int, seed: int = 1) -> pd.DataFrame:
@@ -54,6 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     data = simulate(args.users)
     triples = data.groupby(["frequency", "recency", "T"]).size().reset_index(name="users")
@@ -71,19 +81,23 @@ def main() -> None:
         ours.append(seconds)
     reference = lifetimes_fit.params_
     difference = max(abs(model.params_[k] / reference[k] - 1) for k in ("r", "alpha", "a", "b"))
-    print(
-        json.dumps(
-            {
-                "users": args.users,
-                "distinct_triples": len(triples),
-                "lifetimes_uncompressed_s": statistics.median(theirs),
-                "retention_compressed_s": statistics.median(ours),
-                "speedup": statistics.median(theirs) / statistics.median(ours),
-                "max_relative_param_difference": difference,
-                "params": model.params_,
-            }
-        )
-    )
+    result = {
+        "users": args.users,
+        "repeat": args.repeat,
+        "measured_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "distinct_triples": len(triples),
+        "lifetimes_uncompressed_s": statistics.median(theirs),
+        "retention_compressed_s": statistics.median(ours),
+        "speedup": statistics.median(theirs) / statistics.median(ours),
+        "max_relative_param_difference": difference,
+        "params": model.params_,
+    }
+    print(json.dumps(result))
+    folder = args.out / "fit_speed"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{args.users}.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_readme:
+        write_readme(args.out, HERE / "README.md")
 
 
 if __name__ == "__main__":
