@@ -37,10 +37,7 @@ def run_baseline(events: Path, timeout: float | None) -> dict:
     out = _last_json_line(m.stdout)
     products = out["products"]
     return {
-        "wall_seconds": m.wall_seconds,
-        "max_rss_bytes": m.max_rss_bytes,
-        "major_faults": m.major_faults,
-        "method": m.method,
+        **m.figures(),
         "steps": out["steps"],
         "btyd_seconds": sum(v for k, v in out["steps"].items() if k != "load"),
         "rows_read": out["rows_read"],
@@ -54,10 +51,7 @@ def run_floor(events: Path, timeout: float | None) -> dict:
     m = measure([sys.executable, str(HERE / "floor.py"), str(events)], timeout)
     out = _last_json_line(m.stdout)
     return {
-        "wall_seconds": m.wall_seconds,
-        "max_rss_bytes": m.max_rss_bytes,
-        "major_faults": m.major_faults,
-        "method": m.method,
+        **m.figures(),
         "query_seconds": out["query_seconds"],
         "rows": out["rows"],
     }
@@ -89,10 +83,7 @@ def run_retention(pipeline: Path, timeout: float | None) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
     stages = details["stages"]
     return {
-        "wall_seconds": m.wall_seconds,
-        "max_rss_bytes": m.max_rss_bytes,
-        "major_faults": m.major_faults,
-        "method": m.method,
+        **m.figures(),
         "features_scores_seconds": stages.get("features", 0.0) + stages.get("scores", 0.0),
         "btyd_steps_seconds": sum(details["run_steps"].get(name, 0.0) for name in BTYD_STEPS),
         **details,

@@ -38,6 +38,15 @@ class Measurement:
     stdout: str
     method: str  # "gnu-time" or "wait4"
 
+    def figures(self) -> dict:
+        """The numbers a result file keeps of every measured run."""
+        return {
+            "wall_seconds": self.wall_seconds,
+            "max_rss_bytes": self.max_rss_bytes,
+            "major_faults": self.major_faults,
+            "method": self.method,
+        }
+
 
 def measure(
     command: Sequence[str], timeout: float | None = None, cwd: Path | None = None
