@@ -62,7 +62,6 @@ def load_contacts(
     jürgen@web.de (they become invalid with email_problem
     "non_ascii_local_part").
     """
-    started = time.perf_counter()
     run_sql(con, "warehouse/contacts_schema.sql", {})
     _open_in_file_order(con, source)
     params = {"run_id": run_id}
@@ -74,7 +73,6 @@ def load_contacts(
     run_sql(con, "contacts/contacts.sql", params, prefix="INSERT INTO contacts BY NAME")
     counts = _counts(con, source, run_id)
     _drop_temp_tables(con)
-    log.info("contacts: %s in %.1f s", counts, time.perf_counter() - started)
     return counts
 
 
