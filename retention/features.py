@@ -26,9 +26,7 @@ log = logging.getLogger(__name__)
 SHARED_MODELS = ("user_days", "user_timelines")
 FEATURE_MODELS = (
     "user_activity",
-    "user_sessions",
     "user_purchases",
-    "user_bot_signals",
     "user_btyd",
 )
 

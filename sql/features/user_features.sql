@@ -1,6 +1,6 @@
 -- user_features: everything known about a user at as_of, one wide row.
 -- grain: one row per (product_id, user_id) seen up to as_of.
--- inputs: user_activity, user_sessions, user_purchases, user_bot_signals,
+-- inputs: user_activity, user_timelines, user_purchases,
 -- user_btyd (temp tables of this run). params: $run_id
 select
     $run_id as run_id,
@@ -21,8 +21,8 @@ select
     activity.active_days_7d,
     activity.active_days_30d,
     activity.active_days_90d,
-    sessions.sessions,
-    sessions.avg_session_seconds,
+    timelines.sessions,
+    timelines.avg_session_seconds,
     purchases.revenue_total,
     purchases.revenue_30d,
     purchases.refunded_total,
@@ -33,17 +33,15 @@ select
     activity.acquisition_channel,
     activity.distinct_channels,
     activity.events_per_active_day,
-    bots.peak_events_per_minute,
+    timelines.peak_events_per_minute,
     btyd.frequency,
     btyd.recency,
     btyd."T",
     case when purchases.revenue_total is not null then btyd.monetary_value end as monetary_value
 from user_activity as activity
-inner join user_sessions as sessions
-    on activity.product_id = sessions.product_id and activity.user_id = sessions.user_id
+inner join user_timelines as timelines
+    on activity.product_id = timelines.product_id and activity.user_id = timelines.user_id
 inner join user_purchases as purchases
     on activity.product_id = purchases.product_id and activity.user_id = purchases.user_id
-inner join user_bot_signals as bots
-    on activity.product_id = bots.product_id and activity.user_id = bots.user_id
 left join user_btyd as btyd
     on activity.product_id = btyd.product_id and activity.user_id = btyd.user_id

@@ -1,7 +1,7 @@
 -- user_timelines: each user's events in time order, cut into visits, plus the
--- busiest calendar minute. A temp table of the run, read by user_sessions and
--- user_bot_signals (per user) and by metrics/daily_metrics.sql (sessions per
--- day they started).
+-- busiest calendar minute. A temp table of the run, read by user_features.sql
+-- (sessions, avg_session_seconds, peak_events_per_minute per user) and by
+-- metrics/daily_metrics.sql (session_list: sessions per day they started).
 -- A session ends after $session_gap_minutes without an event; its duration
 -- (dwell) is the time from its first to its last event, so a one-event
 -- session lasts 0 seconds. peak_events_per_minute counts the events in the
@@ -12,7 +12,7 @@
 -- all events, and one pass serves sessions and minutes alike.
 -- grain: one row per (product_id, user_id). inputs: stg_events.
 -- params: $run_id, $session_gap_minutes
-with timelines as (
+with sorted_events as (
     -- events of equal time are interchangeable here (same time, same day)
     select
         product_id,
@@ -49,10 +49,10 @@ edges as (
             or date_trunc('minute', events[i].event_time)
             <> date_trunc('minute', events[i - 1].event_time)
         ) as minute_starts
-    from timelines
+    from sorted_events
 ),
 
-final as (
+timelines as (
     select
         product_id,
         user_id,
@@ -64,7 +64,7 @@ final as (
                 'session_seconds':
                     epoch(events[ends[n]].event_time) - epoch(events[first].event_time)
             }
-        ) as sessions,
+        ) as session_list,
         -- a minute's events run from its first position to the next minute's
         list_max(
             list_transform(
@@ -73,6 +73,18 @@ final as (
             )
         ) as peak_events_per_minute
     from edges
+),
+
+final as (
+    select
+        product_id,
+        user_id,
+        session_list,
+        len(session_list) as sessions,
+        list_avg(list_transform(session_list, lambda s: s.session_seconds))
+            as avg_session_seconds,
+        peak_events_per_minute
+    from timelines
 )
 
 select * from final

@@ -40,7 +40,7 @@ amounts as (
 ),
 
 sessions as (
-    select product_id, unnest(sessions, recursive := true)
+    select product_id, unnest(session_list, recursive := true)
     from user_timelines
 ),
 
