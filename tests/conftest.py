@@ -14,6 +14,17 @@ from retention.pipeline import RunResult, run_pipeline
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent
 SAMPLE_PIPELINE = REPO / "pipelines" / "sample.toml"
+# The stages of a run, in the order run_stages records them.
+RUN_STAGES = [
+    "staging",
+    "features",
+    "scores",
+    "tiers",
+    "metrics",
+    "contacts",
+    "assignments",
+    "exports",
+]
 
 FULL_MAPPING = """
 [source.events.columns]

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from retention.cli import main
-from tests.conftest import FIXTURES, pipeline_text, query
+from tests.conftest import FIXTURES, RUN_STAGES, pipeline_text, query
 
 
 def invoke(*args: str):
@@ -29,16 +29,7 @@ def test_run_profile_prints_each_stage_time_and_peak_memory(write_pipeline):
     lines = [line for line in result.stdout.splitlines() if not line.startswith("  ")]
     table = lines[lines.index(next(line for line in lines if line.startswith("stage "))) :]
     stages = [line.split()[0] for line in table[1:9]]
-    assert stages == [
-        "staging",
-        "features",
-        "scores",
-        "tiers",
-        "metrics",
-        "contacts",
-        "assignments",
-        "exports",
-    ]
+    assert stages == RUN_STAGES
     assert table[1].split()[-1] == "11"  # rows staged
     total = float(table[10].split()[1])
     assert table[9].startswith("other") and table[10].startswith("total") and total > 0

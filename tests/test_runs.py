@@ -17,7 +17,7 @@ from retention.config import load_pipeline
 from retention.export_command import export_published
 from retention.exports import verify_export
 from retention.pipeline import run_pipeline
-from tests.conftest import FIXTURES, query
+from tests.conftest import FIXTURES, RUN_STAGES, query
 from tests.snapshots import (
     file_sha256,
     hidden_entries,
@@ -45,16 +45,7 @@ def test_successful_run_is_published_with_its_counts(run):
         2,
     )
     stages = query(warehouse, "SELECT stage, rows FROM run_stages ORDER BY started_at")
-    assert list(stages.stage) == [
-        "staging",
-        "features",
-        "scores",
-        "tiers",
-        "metrics",
-        "contacts",
-        "assignments",
-        "exports",
-    ]
+    assert list(stages.stage) == RUN_STAGES
     metrics_rows = stages.rows[4]
     assert metrics_rows > 0
     assert list(stages.rows) == [11, 3, 3, 3, metrics_rows, 0, 3, 0]  # no contacts: none sent
