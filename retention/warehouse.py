@@ -207,6 +207,8 @@ def record_steps(
         total = totals.setdefault(name, [0.0, 0])
         total[0] += seconds
         total[1] += 1
+    if not totals:  # a stage that ran no SQL model and no named step
+        return
     con.executemany(
         "INSERT INTO run_steps VALUES (?, ?, ?, ?, ?)",
         [[run_id, stage, name, seconds, calls] for name, (seconds, calls) in totals.items()],

@@ -5,6 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from retention.cli import main
+from retention.sqlfiles import read_sql
+from retention.warehouse import record_steps
 from tests.conftest import FIXTURES, RUN_STAGES, pipeline_text, query
 
 
@@ -302,3 +304,10 @@ def test_db_override_obeys_the_output_path_rules(write_pipeline):
         "not the pipeline file\n"
     )
     assert pipeline.read_text() == text  # not overwritten by a warehouse
+
+
+def test_a_stage_without_steps_records_none(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute(read_sql("warehouse/schema.sql"))
+        record_steps(con, 1, "exports", [])
+        assert con.execute("SELECT count(*) FROM run_steps").fetchall() == [(0,)]
