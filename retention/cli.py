@@ -88,7 +88,7 @@ def main() -> None:
 def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None, profile: bool) -> None:
     """Run PIPELINE: stage events, build features, publish the run.
 
-    Stage times are also stored in the warehouse table run_stages.
+    Stage times are also stored in the warehouse tables run_stages and run_steps.
 
     \b
     Example:
