@@ -4,4 +4,6 @@ Raw events -> staged events -> user features (DuckDB SQL) -> scores -> tiers ->
 playbooks -> exports. See DESIGN in the README for the data flow.
 """
 
-__version__ = "0.1.0"
+from retention.version import __version__
+
+__all__ = ["__version__"]

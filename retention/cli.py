@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import resource
 import sys
@@ -16,9 +17,9 @@ from pathlib import Path
 import click
 
 from retention import __version__
+from retention.config.defaults import TIERS
 from retention.errors import RetentionError
 from retention.pipeline import RunResult
-from retention.policies import TIERS
 
 log = logging.getLogger("retention")
 REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
@@ -61,7 +62,25 @@ def output_options(command):
     return wrapper
 
 
-@click.group(cls=RetentionCommandGroup)
+def json_option(command):
+    """--json: print the result's to_dict() as one JSON object on stdout (progress on stderr)."""
+
+    @click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object (the result) on stdout."
+    )
+    @functools.wraps(command)
+    def wrapper(*args, as_json: bool, **kwargs):
+        click.get_current_context().meta["json"] = as_json
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+def print_json(result) -> None:
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+
+
+@click.group(cls=RetentionCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="retention")
 def main() -> None:
     """User-lifecycle segmentation and retention engine.
@@ -94,7 +113,7 @@ def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None, profile: boo
     Example:
       retention run pipelines/sample.toml --as-of 2024-06-30 --profile
     """
-    from retention.config import load_pipeline
+    from retention.config.pipeline_file import load_pipeline
     from retention.pipeline import run_pipeline
 
     settings = load_pipeline(pipeline).with_overrides(
@@ -150,9 +169,9 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     Example:
       retention evaluate pipelines/sample.toml --as-of 2024-03-31 --horizon 90D
     """
-    from retention.config import load_pipeline
-    from retention.evaluate import evaluate as run_evaluation
-    from retention.evaluate import parse_horizon
+    from retention.analysis.evaluate import evaluate as run_evaluation
+    from retention.analysis.evaluate import parse_horizon
+    from retention.config.pipeline_file import load_pipeline
 
     days = parse_horizon(horizon)
     result = run_evaluation(load_pipeline(pipeline), as_of.date(), days)
@@ -182,7 +201,7 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
     Example:
       retention sql out/sample/retention.duckdb "SELECT * FROM tier_summary" --format csv
     """
-    from retention.query import run_query, write_result
+    from retention.warehouse.query import run_query, write_result
 
     table, rendered = run_query(database, query)
     if fmt == "table":
@@ -216,8 +235,8 @@ def report(pipeline: Path, out: Path | None) -> None:
     Example:
       retention report pipelines/sample.toml --out report.html
     """
-    from retention.config import load_pipeline
-    from retention.report import build_report
+    from retention.config.pipeline_file import load_pipeline
+    from retention.report.page import build_report
 
     warehouse = load_pipeline(pipeline).run.warehouse
     written = build_report(warehouse, out or warehouse.with_name("report.html"))
@@ -236,8 +255,8 @@ def export_command(pipeline: Path, playbook: str | None, channel: str | None) ->
     Example:
       retention export pipelines/sample.toml --playbook win_back --channel email
     """
-    from retention.config import load_pipeline
-    from retention.export_command import export_published
+    from retention.analysis.reexport import export_published
+    from retention.config.pipeline_file import load_pipeline
 
     folder, manifest = export_published(load_pipeline(pipeline), playbook, channel)
     for entry in manifest["files"]:
@@ -259,9 +278,9 @@ def uplift(pipeline: Path, run_id: int, horizon: str) -> None:
     Example:
       retention uplift pipelines/sample.toml --run 12 --horizon 30D
     """
-    from retention.config import load_pipeline
-    from retention.evaluate import parse_horizon
-    from retention.uplift import measure_uplift
+    from retention.analysis.evaluate import parse_horizon
+    from retention.analysis.uplift import measure_uplift
+    from retention.config.pipeline_file import load_pipeline
 
     results = measure_uplift(load_pipeline(pipeline), run_id, parse_horizon(horizon))
     click.echo(
@@ -314,86 +333,3 @@ def sample(users: int, out: Path, seed: int) -> None:
     summary = write_sample(out, users=users, seed=seed)
     click.echo(f"wrote {summary.events_path} ({summary.event_rows:,} events)")
     click.echo(f"wrote {summary.contacts_path} ({summary.contact_rows:,} contacts)")
-
-
-def format_evaluation(result) -> str:
-    """Plain-text tables of an evaluation, one block per product."""
-    blocks = []
-    order = {tier: i for i, tier in enumerate(REPORT_ORDER)}
-    for product, tiers in result.tiers.groupby("product_id", sort=True):
-        tiers = tiers.sort_values("tier", key=lambda s: s.map(order))
-        lines = [
-            f"{product}",
-            f"  {'tier':<10}{'users':>8}{'active':>9}{'purchases/user':>16}{'revenue/user':>14}",
-        ]
-        for row in tiers.itertuples():
-            lines.append(
-                f"  {row.tier:<10}{row.users:>8,}{row.share_active:>9.1%}"
-                f"{row.purchases_per_user:>16.3f}{row.revenue_per_user:>14.2f}"
-            )
-        buckets = result.buckets[result.buckets.product_id == product]
-        if len(buckets):
-            lines.append(f"  {'frequency':<10}{'users':>8}{'predicted':>11}{'actual':>9}")
-            for row in buckets.itertuples():
-                lines.append(
-                    f"  {row.bucket:<10}{row.users:>8,}{row.predicted_per_user:>11.3f}"
-                    f"{row.actual_per_user:>9.3f}"
-                )
-        metrics = result.model[result.model.product_id == product]
-        for row in metrics.itertuples():
-            lines.append(f"  {row.metric}: {row.value:,.4g}")
-        blocks.append("\n".join(lines))
-    return "\n".join(blocks)
-
-
-def _print_profile(result: RunResult) -> None:
-    """Seconds, share of the run and rows per stage, its steps that take 2% of
-    the run or more, then the process's peak memory."""
-    click.echo(f"{'stage':<14}{'seconds':>9}{'share':>8}{'rows':>14}")
-    for stage, seconds, rows in result.stages:
-        share = seconds / result.seconds if result.seconds else 0.0
-        rows_text = f"{rows:,}" if rows is not None else ""
-        click.echo(f"{stage:<14}{seconds:>9.2f}{share:>8.0%}{rows_text:>14}")
-        steps = sorted(
-            (step for step in result.steps if step[0] == stage), key=lambda step: -step[2]
-        )
-        for _, name, step_seconds, calls in steps:
-            if step_seconds >= 0.02 * result.seconds:
-                times = f" (x{calls})" if calls > 1 else ""
-                click.echo(f"  {name}{times}: {step_seconds:.2f} s")
-    other = max(result.seconds - sum(seconds for _, seconds, _ in result.stages), 0.0)
-    click.echo(f"{'other':<14}{other:>9.2f}{other / result.seconds:>8.0%}  (checks, copy, publish)")
-    click.echo(f"{'total':<14}{result.seconds:>9.2f}")
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    click.echo(f"peak memory (RSS): {peak_kib / 1024:,.0f} MiB")
-
-
-def _print_summary(result: RunResult) -> None:
-    counts = result.counts
-    click.echo(f"run {result.run_id} published (as_of {result.as_of}, {result.seconds:.1f} s)")
-    click.echo(
-        f"events: {counts.rows_read:,} read, {counts.rows_staged:,} staged, "
-        f"{counts.rows_rejected:,} rejected, {counts.rows_duplicate:,} duplicates dropped, "
-        f"{counts.rows_after_as_of:,} after as_of ignored"
-    )
-    for product, users in result.users_per_product.items():
-        by_tier = result.tiers_per_product[product]
-        tiers = ", ".join(f"{tier} {by_tier[tier]:,}" for tier in TIERS if tier in by_tier)
-        click.echo(f"users in {product}: {users:,} ({tiers})")
-    for playbook, outcomes in result.assignments.items():
-        sent, held = outcomes.get("sent", 0), outcomes.get("holdout", 0)
-        others = ", ".join(
-            f"{reason} {users:,}"
-            for reason, users in outcomes.items()
-            if reason not in ("sent", "holdout")
-        )
-        click.echo(
-            f"playbook {playbook}: sent {sent:,}, holdout {held:,}"
-            + (f", suppressed: {others}" if others else "")
-        )
-    if result.export_dir:
-        click.echo(f"exports:   {result.export_dir}")
-    click.echo(f"warehouse: {result.warehouse}")
-    click.echo(
-        f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'
-    )

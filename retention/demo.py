@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import RunResult, run_pipeline
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from retention.config import Pipeline
-from retention.contacts import load_contacts
+from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
-from retention.exports import (
+from retention.stages.contacts.loading import load_contacts
+from retention.stages.exports.folder import (
     commit_export,
     discard_export,
     discard_unpublished_exports,
@@ -28,22 +28,22 @@ from retention.exports import (
     record_sends,
     recover_exports,
 )
-from retention.features import build_features
-from retention.metrics import build_metrics
-from retention.playbooks import assignment_counts, build_assignments
-from retention.policy_check import check_policies
-from retention.profiling import collect_steps, step
-from retention.scores import build_scores
-from retention.staging import StagingCounts, check_reject_ratio, stage_events
-from retention.tiers import build_tiers
-from retention.warehouse import (
+from retention.stages.features import build_features
+from retention.stages.metrics import build_metrics
+from retention.stages.playbooks import assignment_counts, build_assignments
+from retention.stages.policy_check import check_policies
+from retention.stages.scores.user_scores import build_scores
+from retention.stages.staging.events import StagingCounts, check_reject_ratio, stage_events
+from retention.stages.tiers import build_tiers
+from retention.warehouse.ledger import (
     fail_run,
-    open_warehouse,
     publish_run,
     record_stage,
     record_steps,
     start_run,
 )
+from retention.warehouse.publish import open_warehouse
+from retention.warehouse.steps import collect_steps, step
 
 log = logging.getLogger(__name__)
 

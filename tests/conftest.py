@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import RunResult, run_pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -5,8 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from retention.cli import main
-from retention.sqlfiles import read_sql
-from retention.warehouse import record_steps
+from retention.warehouse.ledger import record_steps
+from retention.warehouse.sql_files import read_sql
 from tests.conftest import FIXTURES, RUN_STAGES, pipeline_text, query
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.config import (
+from retention.config.pipeline_file import (
     CONTACT_COLUMNS,
     COST_COLUMNS,
     EVENT_COLUMNS,
@@ -18,10 +18,10 @@ from retention.config import (
     VALIDATION_FIELDS,
     load_pipeline,
 )
-from retention.config_playbooks import EXPORT_FIELDS, PLAYBOOK_FIELDS
-from retention.config_scores import RULE_FIELDS, SCORES_FIELDS, SURVIVAL_FIELDS
+from retention.config.playbooks import EXPORT_FIELDS, PLAYBOOK_FIELDS
+from retention.config.scores import RULE_FIELDS, SCORES_FIELDS, SURVIVAL_FIELDS
 from retention.errors import ConfigError
-from retention.policy_check import check_policies
+from retention.stages.policy_check import check_policies
 
 VALID = """
 [run]

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from retention.config import CONTACT_COLUMNS, SourceSettings
-from retention.contact_validation import NON_ASCII_LOCAL_PART, check_email, phone_e164
-from retention.contacts import ContactCounts, load_contacts
+from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
+from retention.stages.contacts.loading import ContactCounts, load_contacts
+from retention.stages.contacts.validation import NON_ASCII_LOCAL_PART, check_email, phone_e164
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = Path(__file__).parent.parent / "data" / "sample" / "contacts.csv"

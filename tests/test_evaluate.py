@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from retention.config import load_pipeline
+from retention.analysis.evaluate import evaluate, parse_horizon
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import ConfigError
-from retention.evaluate import evaluate, parse_horizon
 from tests.conftest import SAMPLE_PIPELINE, query
 
 ORDER = ["core", "active", "valid", "at_risk", "churned"]

@@ -12,8 +12,8 @@ import shutil
 import duckdb
 import pytest
 
-from retention.config import load_pipeline
-from retention.export_command import export_published
+from retention.analysis.reexport import export_published
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import query
 from tests.snapshots import columns, relations, visible_files

@@ -19,9 +19,9 @@ import logging
 import duckdb
 import pytest
 
-from retention.config import SourceSettings
+from retention.config.pipeline_file import SourceSettings
 from retention.errors import SourceError
-from retention.metrics import build_metrics
+from retention.stages.metrics import build_metrics
 
 AS_OF = dt.date(2024, 6, 30)
 EVENTS = """event_id,user_id,event_time,event_type,amount,product_id,channel
@@ -150,7 +150,7 @@ def test_channel_metrics_without_costs(warehouse):
 
 
 def test_channel_metrics_with_costs(warehouse, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="retention.metrics"):
+    with caplog.at_level(logging.WARNING, logger="retention.stages.metrics"):
         written, con = warehouse(costs_source(tmp_path))
     rows = rounded(con.execute(CHANNEL_QUERY).fetchall())
     app_ads, shop_ads, shop_email, shop_unknown = CHANNELS_WITHOUT_COSTS
@@ -172,7 +172,7 @@ def test_costs_without_product_count_for_every_product(warehouse, tmp_path, capl
     costs = costs_source(
         tmp_path, "channel,day,spend\nads,2024-06-01,12\n", {"channel": "channel"}
     )  # day and spend fall back to their own names
-    with caplog.at_level(logging.WARNING, logger="retention.metrics"):
+    with caplog.at_level(logging.WARNING, logger="retention.stages.metrics"):
         _, con = warehouse(costs)
     rows = con.execute(
         "SELECT product_id, spend, cost_per_user FROM latest_channel_metrics "

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import RetentionError
 from retention.pipeline import run_pipeline
 from tests.conftest import query

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retention.sqlfiles import read_sql
+from retention.warehouse.sql_files import read_sql
 
 REPO = Path(__file__).parent.parent
 SQL_FILES = sorted(p.relative_to(REPO / "sql").as_posix() for p in (REPO / "sql").rglob("*.sql"))
@@ -49,7 +49,8 @@ def test_installed_wheel_finds_sql_from_another_directory(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from retention.sqlfiles import read_sql; from retention.demo import bundled_pipeline_path;"
+        "from retention.warehouse.sql_files import read_sql;"
+        "from retention.demo import bundled_pipeline_path;"
         "import retention; assert retention.__file__.startswith(sys.argv[1]), retention.__file__;"
         "print(len(read_sql('features/user_btyd.sql')), bundled_pipeline_path().is_file())"
     )

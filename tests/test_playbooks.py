@@ -11,8 +11,8 @@ import stat
 import phonenumbers
 import pytest
 
-from retention.config import load_pipeline
-from retention.export_command import export_published
+from retention.analysis.reexport import export_published
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import query
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import DataQualityError
 from retention.pipeline import run_pipeline
 from tests.conftest import FIXTURES

@@ -19,11 +19,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import WarehouseError
 from retention.pipeline import run_pipeline
-from retention.report import build_report
-from retention.report_charts import (
+from retention.report.charts import (
     Axes,
     Series,
     bar_chart,
@@ -35,6 +34,7 @@ from retention.report_charts import (
     line_chart,
     nice_ticks,
 )
+from retention.report.page import build_report
 from tests.conftest import FIXTURES, pipeline_text, query
 
 HOSTILE = "<script>alert(1)</script>"

@@ -13,10 +13,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from retention.config import load_pipeline
-from retention.export_command import export_published
-from retention.exports import verify_export
+from retention.analysis.reexport import export_published
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
+from retention.stages.exports.folder import verify_export
 from tests.conftest import FIXTURES, RUN_STAGES, query
 from tests.snapshots import (
     file_sha256,
@@ -116,8 +116,8 @@ def test_run_left_running_by_a_dead_process_is_closed_out(run):
 CHILD = """
 import importlib, sys, time
 command, module_name, function_name, when, match, marker, pipeline_path = sys.argv[1:]
-from retention.config import load_pipeline
-from retention.export_command import export_published
+from retention.config.pipeline_file import load_pipeline
+from retention.analysis.reexport import export_published
 from retention.pipeline import run_pipeline
 module = importlib.import_module(module_name)
 real = getattr(module, function_name)
@@ -140,7 +140,7 @@ KILL_POINTS = {
     "staging": ("retention.pipeline", "stage_events", "after", False),
     "features": ("retention.pipeline", "build_features", "after", False),
     "scores": ("retention.pipeline", "build_scores", "after", False),
-    "exports_one_file_written": ("retention.exports", "_write_file", "after", False),
+    "exports_one_file_written": ("retention.stages.exports.folder", "_write_file", "after", False),
     "exports_written_and_sends_recorded": ("retention.pipeline", "publish_run", "before", False),
     "warehouse_published_folder_not_renamed": (
         "retention.pipeline",
@@ -249,7 +249,7 @@ def test_killed_run_leaves_the_previous_outputs_exactly(point, campaign_pipeline
     ("point", "folder_in_place"),
     [
         # files rebuilt and sends re-recorded, old folder still in place
-        (("retention.export_command", "commit_export", "before", ""), True),
+        (("retention.analysis.reexport", "commit_export", "before", ""), True),
         # the old folder moved aside, the new one not yet renamed into place
         (("os", "rename", "after", ".run-1.old"), False),
     ],

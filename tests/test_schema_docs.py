@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from retention.schema_docs import render_markdown
+from retention.warehouse.docs import render_markdown
 from tests.conftest import FIXTURES
 
 DOCS = Path(__file__).parent.parent / "docs" / "warehouse.md"
@@ -14,7 +14,7 @@ DOCS = Path(__file__).parent.parent / "docs" / "warehouse.md"
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    from retention.config import load_pipeline
+    from retention.config.pipeline_file import load_pipeline
     from retention.pipeline import run_pipeline
     from tests.conftest import pipeline_text
 
@@ -44,5 +44,5 @@ def test_docs_page_matches_the_stored_comments(warehouse):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         expected = render_markdown(con)
     assert DOCS.read_text(encoding="utf-8") == expected, (
-        "docs/warehouse.md is out of date: run python -m retention.schema_docs"
+        "docs/warehouse.md is out of date: run python -m retention.warehouse.docs"
     )

@@ -18,19 +18,19 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import ConfigError
-from retention.features import ensure_shared_model
+from retention.models.cox import CoxModel, NotFittedError, conditional_survival
 from retention.pipeline import run_pipeline
-from retention.sqlfiles import run_sql
-from retention.survival import (
+from retention.stages.features import ensure_shared_model
+from retention.stages.scores.survival import (
     SurvivalNote,
     SurvivalSettings,
     build_survival,
     km_curve,
     thin_curve,
 )
-from retention.survival_scoring import CoxModel, NotFittedError, conditional_survival
+from retention.warehouse.sql_files import run_sql
 from tests.conftest import pipeline_text, query
 
 AS_OF = dt.date(2024, 6, 30)

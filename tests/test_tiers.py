@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import ConfigError
 from retention.pipeline import run_pipeline
 from tests.conftest import query

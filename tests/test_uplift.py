@@ -4,9 +4,9 @@ with no effect the 95% interval covers zero."""
 import numpy as np
 import pytest
 
-from retention.config import load_pipeline
+from retention.analysis.uplift import measure_uplift
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
-from retention.uplift import measure_uplift
 from tests.conftest import query
 from tests.test_playbooks import MAPPING, write_sources
 

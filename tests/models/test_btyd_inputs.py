@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from lifetimes.utils import summary_data_from_transaction_data
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import SAMPLE_PIPELINE, query
 

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from retention.config import load_pipeline
+from retention.config.pipeline_file import load_pipeline
 from retention.errors import DataQualityError
 from retention.pipeline import run_pipeline
 from tests.conftest import FIXTURES, query

@@ -1,0 +1,1 @@
+"""What runs measure afterwards: backtests, uplift, re-exports."""

@@ -1,0 +1,156 @@
+"""`retention evaluate`: a backtest of the tiers and the purchase model.
+
+Everything is computed as the nightly run would have at `as_of` (a full run
+into a scratch warehouse, with data up to as_of only), then compared with
+what users did in the next `horizon` (the same source staged up to
+as_of + horizon). So the figures are out-of-sample: nothing after as_of
+reaches the scores. Results go to the pipeline's warehouse, table
+`evaluations`, one row per (product, section, label, metric).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from retention.config.pipeline_file import Pipeline
+from retention.errors import ConfigError
+from retention.pipeline import run_pipeline
+from retention.stages.staging.events import stage_events
+from retention.warehouse.publish import open_warehouse
+from retention.warehouse.sql_files import run_sql
+
+log = logging.getLogger(__name__)
+
+HORIZON = re.compile(r"^\s*([0-9]+)\s*([DdWw])\s*$")
+TIER_METRICS = ["users", "share_active", "purchases_per_user", "revenue_per_user"]
+BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user"]
+OUTCOME_RUN_ID = -1  # staged outcome events live under this id in the scratch warehouse
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    evaluation_id: int
+    as_of: dt.date
+    horizon_days: int
+    tiers: (
+        pd.DataFrame
+    )  # product_id, tier, users, share_active, purchases_per_user, revenue_per_user
+    buckets: pd.DataFrame  # product_id, bucket, users, predicted_per_user, actual_per_user
+    model: pd.DataFrame  # product_id, metric, value
+
+
+def parse_horizon(text: str) -> int:
+    """ "90D" -> 90, "13W" -> 91 (days)."""
+    match = HORIZON.match(text)
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f'--horizon "{text}": expected days or weeks such as "90D" or "13W"')
+    return int(match.group(1)) * (7 if match.group(2).upper() == "W" else 1)
+
+
+def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluation:
+    """Backtest at as_of over the next horizon_days; store and return the results."""
+    scores = pipeline.scores
+    if horizon_days not in scores.horizons_days:
+        scores = dataclasses.replace(scores, horizons_days=(*scores.horizons_days, horizon_days))
+    with tempfile.TemporaryDirectory(prefix="retention-evaluate-") as scratch:
+        calibration = dataclasses.replace(pipeline, scores=scores).with_overrides(
+            as_of=as_of, warehouse=Path(scratch) / "calibration.duckdb"
+        )
+        log.info("calibration run at %s", as_of)
+        result = run_pipeline(calibration)
+        with open_warehouse(calibration.run.warehouse) as con:
+            outcomes = _outcomes(con, calibration, result.run_id, as_of, horizon_days)
+            tiers = run_sql(con, "evaluate/tier_outcomes.sql", {}).df()
+            buckets = run_sql(con, "evaluate/frequency_buckets.sql", {}).df()
+    model = _model_metrics(outcomes)
+    evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model)
+    return Evaluation(evaluation_id, as_of, horizon_days, tiers, buckets, model)
+
+
+def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days: int):
+    """Temp table user_outcomes, also returned as a frame for the model metrics."""
+    end = as_of + dt.timedelta(days=horizon_days)
+    log.info("outcome window %s to %s", as_of + dt.timedelta(days=1), end)
+    stage_events(con, pipeline.with_overrides(as_of=end), OUTCOME_RUN_ID)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE horizon_scores AS SELECT product_id, user_id, frequency, "
+        f'p_alive, p_alive_activity, "expected_purchases_{int(horizon_days)}d" '
+        "AS expected_purchases_horizon FROM user_scores WHERE run_id = $run_id",
+        {"run_id": run_id},
+    )
+    window = {"outcome_run_id": OUTCOME_RUN_ID, "as_of": as_of, "horizon_days": horizon_days}
+    run_sql(
+        con, "outcomes/window_outcomes.sql", window, prefix="CREATE TEMP TABLE window_outcomes AS"
+    )
+    run_sql(
+        con,
+        "evaluate/user_outcomes.sql",
+        {"calibration_run_id": run_id},
+        prefix="CREATE TEMP TABLE user_outcomes AS",
+    )
+    return con.execute("SELECT * FROM user_outcomes").df()
+
+
+def _model_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per product: predicted vs actual purchases, MAE, and the ROC AUC of p_alive."""
+    rows = []
+    for product, users in outcomes.groupby("product_id", sort=True):
+        buyers = users[users.expected_purchases_horizon.notna()]
+        if len(buyers):
+            error = buyers.expected_purchases_horizon - buyers.purchases
+            rows += [
+                (product, "buyers_scored", float(len(buyers))),
+                (product, "predicted_purchases", float(buyers.expected_purchases_horizon.sum())),
+                (product, "actual_purchases", float(buyers.purchases.sum())),
+                (product, "mean_absolute_error", float(np.abs(error).mean())),
+            ]
+        rows += _auc_rows(product, buyers, "p_alive", "auc_p_alive")
+        rows += _auc_rows(product, users, "p_alive_activity", "auc_p_alive_activity")
+    return pd.DataFrame(rows, columns=["product_id", "metric", "value"])
+
+
+def _auc_rows(product: str, users: pd.DataFrame, column: str, metric: str) -> list[tuple]:
+    scored = users[users[column].notna()]
+    if scored.is_active.nunique() < 2:
+        return []  # AUC needs both outcomes
+    return [(product, metric, float(roc_auc_score(scored.is_active, scored[column])))]
+
+
+def _store(pipeline, as_of, horizon_days, tiers, buckets, model) -> int:
+    parts = [
+        _melt(tiers, "tier", "tier", TIER_METRICS),
+        _melt(buckets, "frequency_bucket", "bucket", BUCKET_METRICS),
+        model.assign(section="purchase_model", label="all"),
+    ]
+    columns = ["product_id", "section", "label", "metric", "value"]
+    long = pd.concat([p[columns] for p in parts if len(p)], ignore_index=True)
+    with open_warehouse(pipeline.run.warehouse) as con:
+        evaluation_id = con.execute(
+            "SELECT coalesce(max(evaluation_id), 0) + 1 FROM evaluations"
+        ).fetchall()[0][0]
+        con.register("evaluation_frame", long.astype({"value": "float64"}))
+        con.execute(
+            "INSERT INTO evaluations SELECT $id, now()::timestamp, $pipeline, $as_of, $horizon, "
+            "product_id, section, label, metric, value FROM evaluation_frame",
+            {
+                "id": evaluation_id,
+                "pipeline": str(pipeline.path),
+                "as_of": as_of,
+                "horizon": horizon_days,
+            },
+        )
+    return evaluation_id
+
+
+def _melt(frame: pd.DataFrame, section: str, label: str, metrics: list[str]) -> pd.DataFrame:
+    melted = frame.melt(id_vars=["product_id", label], value_vars=metrics, var_name="metric")
+    return melted.rename(columns={label: "label"}).assign(section=section)

@@ -1,0 +1,1 @@
+"""The pipeline file: loading, checking, and the built-in defaults."""

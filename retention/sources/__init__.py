@@ -1,0 +1,1 @@
+"""Where the data lives: files (CSV, Parquet, JSON lines), globs and folders."""

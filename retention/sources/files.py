@@ -1,0 +1,162 @@
+"""Open a file source (CSV, Parquet or JSON lines) as a DuckDB relation.
+
+A source path is one file, a glob, or a (hive-partitioned) folder. Everything
+is checked up front so that the user gets one sentence naming the file and
+what is wrong: no file, an empty file, a mapped column that does not exist.
+
+CSV and JSON are read with every column as text so that a bad value lands in
+`rejected_events` with its reason instead of failing the whole read; CSV lines
+that cannot be split into columns are captured too (DuckDB's reject tables).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from retention.config.pipeline_file import SourceSettings
+from retention.errors import SourceError
+from retention.warehouse.sql_files import quote_literal
+
+EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+COMPRESSIONS = (".gz", ".zst")
+CSV_REJECTS = ("src_csv_reject_errors", "src_csv_reject_scans")
+
+
+@dataclass(frozen=True)
+class OpenedSource:
+    """A readable source: its files, format and column types by name."""
+
+    files: list[str]
+    format: str
+    hive: bool
+    relation_sql: str  # a SELECT over the source, to be wrapped in a view
+    column_types: dict[str, str]
+
+
+def resolve_files(source: SourceSettings) -> tuple[list[str], bool]:
+    """The files a source path names, and whether it is a hive-partitioned folder."""
+    path = source.path
+    if os.path.isfile(path):  # before the glob test: "events[1].csv" is a file name too
+        return [path], False
+    if os.path.isdir(path):
+        files = sorted(
+            p
+            for p in glob.glob(os.path.join(path, "**", "*"), recursive=True)
+            if os.path.isfile(p) and _format_of(p) is not None
+        )
+        hive = any("=" in part for f in files for part in Path(f).relative_to(path).parts[:-1])
+        if not files:
+            raise SourceError(f"{source.section} path {path}: the folder holds no event files")
+        return files, hive
+    if glob.has_magic(path):
+        files = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        if not files:
+            raise SourceError(f"{source.section} path {path}: no file matches this pattern")
+        return files, False
+    raise SourceError(f"{source.section} path {path}: file does not exist")
+
+
+def _format_of(path: str) -> str | None:
+    name = path.lower()
+    for suffix in COMPRESSIONS:
+        name = name.removesuffix(suffix)
+    return EXTENSIONS.get(os.path.splitext(name)[1])
+
+
+def detect_format(source: SourceSettings, files: list[str]) -> str:
+    if source.format != "auto":
+        return source.format
+    formats = {_format_of(f) for f in files}
+    if len(formats) == 1 and None not in formats:
+        return formats.pop()
+    raise SourceError(
+        f"{source.section} path {source.path}: cannot tell the format from the file names; "
+        'set format = "csv", "parquet" or "json"'
+    )
+
+
+def open_source(con: duckdb.DuckDBPyConnection, source: SourceSettings, name: str) -> OpenedSource:
+    """Check the source and create the temp view `name` over it (source column names)."""
+    files, hive = resolve_files(source)
+    empty = [f for f in files if os.path.getsize(f) == 0]
+    if empty:
+        raise SourceError(f"{source.section} path {empty[0]}: the file is empty")
+    fmt = detect_format(source, files)
+    try:
+        reader = _reader_sql(con, fmt, hive, files)
+        if fmt == "parquet":
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {reader}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {reader}")
+        described = con.execute(f"DESCRIBE {name}").fetchall()
+    except duckdb.Error as exc:
+        raise SourceError(
+            f"{source.section} path {source.path}: cannot be read as {fmt}: {_read_error(exc)}"
+        ) from None
+    column_types = {row[0]: row[1] for row in described if row[0] != "source_file"}
+    _check_mapped_columns(source, column_types, files)
+    return OpenedSource(files, fmt, hive, reader, column_types)
+
+
+def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: list[str]) -> str:
+    """A SELECT over the files; text everywhere except Parquet's own types.
+
+    The file list is written into the SQL as quoted literals because a view
+    over the source cannot take bound parameters.
+    """
+    listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+    hive_opt = "true" if hive else "false"
+    common = f"filename = 'source_file', hive_partitioning = {hive_opt}"
+    if fmt == "parquet":
+        return f"SELECT * FROM read_parquet({listed}, {common}, union_by_name = true)"
+    if fmt == "csv":
+        # DuckDB keeps malformed lines only without union_by_name: CSV files of
+        # one source must share their columns.
+        errors, scans = CSV_REJECTS
+        return (
+            f"SELECT * FROM read_csv({listed}, {common}, all_varchar = true, header = true, "
+            f"store_rejects = true, rejects_table = '{errors}', rejects_scan = '{scans}')"
+        )
+    common += ", union_by_name = true"
+    detect = f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true)"
+    names = [row[0] for row in con.execute(f"DESCRIBE {detect}").fetchall()]
+    as_text = ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names if n != "source_file")
+    return (
+        f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true, "
+        f"columns = {{{as_text}}})"
+    )
+
+
+def _check_mapped_columns(source: SourceSettings, column_types: dict[str, str], files: list[str]):
+    for contract, column in source.columns.items():
+        if column not in column_types:
+            listed = ", ".join(column_types)
+            where = files[0] if len(files) == 1 else source.path
+            raise SourceError(
+                f'{source.section.rstrip("]")}.columns] {contract} = "{column}": '
+                f'no column "{column}" in {where}; columns are: {listed}'
+            )
+
+
+def _read_error(exc: Exception) -> str:
+    """DuckDB's first line, plus the reason line of a CSV error ("CSV Error on Line: 1"
+    alone says nothing; the offending line itself may be megabytes long)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    if "CSV Error" in lines[0]:
+        reasons = [line for line in lines[1:3] if line and not line.startswith("Original Line")]
+        return ": ".join(lines[:1] + reasons[:1])
+    return lines[0]

@@ -1,0 +1,1 @@
+"""One module or folder per arrow of the data flow, beside its sql/<stage>/ folder."""

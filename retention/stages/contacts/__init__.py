@@ -1,0 +1,1 @@
+"""The contacts source -> contacts: consent and addresses (sql/contacts/)."""

@@ -1,0 +1,1 @@
+"""playbook_assignments -> campaign files, manifest and sends (sql/exports/)."""

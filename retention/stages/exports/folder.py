@@ -1,0 +1,314 @@
+"""playbook_assignments -> campaign files, a manifest, and the `sends` history.
+
+One file per playbook and channel (CSV with a header and RFC 4180 quoting, or
+Parquet), split into parts past `max_file_mb`. The whole folder of a run is
+built under a temporary name, checked against its manifest, and renamed into
+place in one step, so nobody sees a half-written or inconsistent set.
+Files and folders are readable by the owner only: they hold personal data.
+
+The warehouse rename is the commit point of a run; its export folder is
+renamed into place right after. A process killed in between leaves a checked
+private folder that the published warehouse already records sends from: the
+next export (of any run) renames it into place. Private folders of runs that
+never got published are deleted. A folder this warehouse did not write is
+never replaced.
+
+Only users with no suppression reason are written: never an opted-out,
+invalid, junk, capped or holdout user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from retention.config.pipeline_file import Pipeline
+from retention.errors import RetentionError
+from retention.warehouse.sql_files import quote_identifier, quote_literal, run_sql
+
+log = logging.getLogger(__name__)
+
+CHANNEL_COLUMNS = {
+    "email": "email",
+    "sms": "phone_e164",
+    "call": "phone_e164",
+}
+
+
+# Private work folders: ".<folder>.<pid>.tmp" while built, ".<folder>.old" while replaced.
+WORK_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.(?P<pid>[0-9]+)\.tmp")
+OLD_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.old")
+
+
+@dataclass(frozen=True)
+class PreparedExport:
+    """A built, checked export folder waiting to be renamed into place."""
+
+    staging_dir: Path
+    final_dir: Path
+    manifest: dict
+
+
+def export_name(run_id: int, playbook: str | None = None, channel: str | None = None) -> str:
+    parts = [f"run-{run_id}"] + [_slug(p) for p in (playbook, channel) if p]
+    return "-".join(parts)
+
+
+def prepare_export(
+    con: duckdb.DuckDBPyConnection,
+    pipeline: Pipeline,
+    run_id: int,
+    as_of: dt.date,
+    playbook: str | None = None,
+    channel: str | None = None,
+) -> PreparedExport:
+    """Write every file of this run's export into a private temporary folder."""
+    root = pipeline.run.exports
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recover_exports(con, root)
+    final_dir = root / export_name(run_id, playbook, channel)
+    _check_written_here(con, final_dir, pipeline.path)
+    staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    staging_dir.mkdir(mode=0o700)
+    run_sql(
+        con,
+        "exports/export_rows.sql",
+        {"run_id": run_id},
+        prefix="CREATE OR REPLACE TEMP TABLE export_rows AS",
+    )
+    files = []
+    for book in pipeline.playbooks:
+        if playbook and book.name != playbook:
+            continue
+        for medium in book.channels:
+            if channel and medium != channel:
+                continue
+            files += _write_file(con, pipeline, staging_dir, book, medium)
+    con.execute("DROP TABLE export_rows")
+    manifest = _manifest(con, pipeline, run_id, as_of, files, playbook, channel)
+    (staging_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    os.chmod(staging_dir / "manifest.json", 0o600)
+    verify_export(staging_dir)
+    return PreparedExport(staging_dir, final_dir, manifest)
+
+
+def record_sends(con: duckdb.DuckDBPyConnection, prepared: PreparedExport, run_id: int) -> int:
+    """Replace this run's sends for the exported files (re-exporting never double-counts)."""
+    params = {"run_id": run_id, "as_of": prepared.manifest["as_of"]}
+    pairs = {(f["playbook"], f["channel"]) for f in prepared.manifest["files"]}
+    con.execute("CREATE OR REPLACE TEMP TABLE exported_pairs (playbook VARCHAR, channel VARCHAR)")
+    if pairs:
+        con.executemany("INSERT INTO exported_pairs VALUES (?, ?)", sorted(pairs))
+    con.execute(
+        "DELETE FROM sends WHERE run_id = $run_id AND (playbook, channel) IN "
+        "(SELECT (playbook, channel) FROM exported_pairs)",
+        {"run_id": run_id},
+    )
+    params["folder"] = prepared.final_dir.name
+    run_sql(con, "exports/sends.sql", params, prefix="INSERT INTO sends BY NAME")
+    con.execute("DROP TABLE exported_pairs")
+    return sum(f["rows"] for f in prepared.manifest["files"])
+
+
+def commit_export(prepared: PreparedExport) -> Path:
+    """Rename the checked folder into place, replacing an earlier export of the same run."""
+    final, old = prepared.final_dir, prepared.final_dir.with_name(f".{prepared.final_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.rename(final, old)
+    os.rename(prepared.staging_dir, final)
+    shutil.rmtree(old, ignore_errors=True)
+    latest = final.parent / ".LATEST.tmp"
+    latest.write_text(final.name + "\n")
+    os.replace(latest, final.parent / "LATEST")
+    return final
+
+
+def discard_export(prepared: PreparedExport) -> None:
+    shutil.rmtree(prepared.staging_dir, ignore_errors=True)
+
+
+def discard_unpublished_exports(root: Path, run_id: int) -> None:
+    """Remove the temporary folders a failed run of this run_id left behind."""
+    if root.is_dir():
+        for leftover in root.glob(f".{export_name(run_id)}*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def recover_exports(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Finish or delete what killed exports left in `root` (call under the warehouse lock)."""
+    for entry in sorted(root.iterdir()):
+        work = WORK_FOLDER.fullmatch(entry.name)
+        if not work or not entry.is_dir() or _running(int(work["pid"])):
+            continue
+        final = root / work["folder"]
+        if not final.exists() and _published_sends(con, final.name) and _checks_out(entry):
+            log.warning("export %s: renaming into place after its process was killed", final)
+            manifest = json.loads((entry / "manifest.json").read_text())
+            commit_export(PreparedExport(entry, final, manifest))
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+    for entry in sorted(root.iterdir()):
+        old = OLD_FOLDER.fullmatch(entry.name)
+        if old and entry.is_dir():
+            if (root / old["folder"]).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:  # killed between moving the old folder aside and renaming the new one
+                os.rename(entry, root / old["folder"])
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is not exporting while it prepares an export
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _published_sends(con: duckdb.DuckDBPyConnection, folder: str) -> bool:
+    """Whether the published ledger records sends from this export folder."""
+    return con.execute(
+        "SELECT count(*) > 0 FROM sends INNER JOIN runs USING (run_id) "
+        "WHERE runs.status = 'published' AND sends.file = $folder",
+        {"folder": folder},
+    ).fetchall()[0][0]
+
+
+def _checks_out(folder: Path) -> bool:
+    try:
+        verify_export(folder)
+    except (OSError, ValueError, RetentionError):
+        return False
+    return True
+
+
+def _check_written_here(con: duckdb.DuckDBPyConnection, final: Path, pipeline: Path) -> None:
+    """Refuse to replace an export folder that this warehouse's runs did not write.
+
+    Ours: the published ledger has sends from it, or its manifest names this
+    pipeline file (a partial export whose sends a later full export took over).
+    """
+    if not final.exists() or _published_sends(con, final.name):
+        return
+    try:
+        manifest = json.loads((final / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if manifest.get("pipeline") != str(pipeline):
+        raise RetentionError(
+            f"export folder {final} already exists and was not written by this warehouse; "
+            "move it away or set another [run] exports folder"
+        )
+
+
+def verify_export(folder: Path) -> None:
+    """Re-read every file and compare it with the manifest (rows and sha256)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = {f["file"] for f in manifest["files"]} | {"manifest.json"}
+    present = {p.name for p in folder.iterdir()}
+    if listed != present:
+        raise RetentionError(
+            f"export {folder}: files {sorted(present ^ listed)} do not match the manifest"
+        )
+    for entry in manifest["files"]:
+        if _sha256(folder / entry["file"]) != entry["sha256"]:
+            raise RetentionError(
+                f"export {folder / entry['file']}: checksum differs from the manifest"
+            )
+
+
+def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> list[dict]:
+    """COPY one playbook/channel to one file or to numbered parts; returns manifest entries."""
+    params = {"playbook": book.name, "channel": medium}
+    offer_columns = "".join(
+        f", $offer_{i} AS {quote_identifier(k)}" for i, (k, _) in enumerate(book.offer)
+    )
+    params |= {f"offer_{i}": value for i, (_, value) in enumerate(book.offer)}
+    address = CHANNEL_COLUMNS[medium]
+    order = "clv DESC NULLS LAST, user_id" if medium == "call" else "product_id, user_id"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE export_file AS "
+        f"SELECT {address}, user_id, product_id, tier, playbook{offer_columns}, "
+        "clv, p_alive, rfm_segment, tier_reason FROM export_rows "
+        f"WHERE playbook = $playbook AND channel = $channel ORDER BY {order}",
+        params,
+    )
+    rows = con.execute("SELECT count(*) FROM export_file").fetchall()[0][0]
+    if rows == 0:
+        con.execute("DROP TABLE export_file")
+        return []
+    fmt = pipeline.exports.format
+    stem = f"{_slug(book.name)}__{medium}"
+    parts_dir = folder / f".{stem}.parts"
+    # DuckDB starts a new part once a part has passed this size, checking after
+    # each block of 2,048 rows: aim 10% low so a part stays under the tool's limit.
+    limit = int(pipeline.exports.max_file_mb * 1024 * 1024 * 0.9)
+    options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
+    con.execute(
+        f"COPY export_file TO {quote_literal(str(parts_dir))} ({options}, FILE_SIZE_BYTES {limit})"
+    )
+    con.execute("DROP TABLE export_file")
+    parts = sorted(parts_dir.iterdir(), key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    entries = []
+    for number, part in enumerate(parts, start=1):
+        name = f"{stem}.{fmt}" if len(parts) == 1 else f"{stem}.part-{number:04d}.{fmt}"
+        os.rename(part, folder / name)
+        os.chmod(folder / name, 0o600)
+        entries.append({"file": name, "playbook": book.name, "channel": medium})
+    parts_dir.rmdir()
+    return _count_rows(con, folder, entries, fmt)
+
+
+def _count_rows(con, folder: Path, entries: list[dict], fmt: str) -> list[dict]:
+    for entry in entries:
+        path = quote_literal(str(folder / entry["file"]))
+        reader = (
+            f"read_csv({path}, all_varchar = true)" if fmt == "csv" else f"read_parquet({path})"
+        )
+        entry["rows"] = con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0]
+        entry["bytes"] = (folder / entry["file"]).stat().st_size
+        entry["sha256"] = _sha256(folder / entry["file"])
+    return entries
+
+
+def _manifest(con, pipeline: Pipeline, run_id, as_of, files, playbook, channel) -> dict:
+    rows = con.execute(
+        "SELECT coalesce(suppressed_reason, 'sent'), count(*) FROM playbook_assignments "
+        "WHERE run_id = $run_id GROUP BY ALL ORDER BY ALL",
+        {"run_id": run_id},
+    ).fetchall()
+    return {
+        "run_id": run_id,
+        "as_of": str(as_of),
+        "pipeline": str(pipeline.path),
+        "filter": {"playbook": playbook, "channel": channel},
+        "files": files,
+        "users_by_outcome": dict(rows),
+    }
+
+
+def _slug(name: str) -> str:
+    """A file-name-safe form of a playbook name (names come from the pipeline file)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "playbook"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

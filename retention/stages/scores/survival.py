@@ -1,0 +1,280 @@
+"""User features -> survival_curves, hazard_ratios and user_survival.
+
+How long do users stay, which users leave sooner, and how likely is each user
+who is still around to be around in 30 and 90 days? Per product:
+
+1. `sql/survival/user_lifetimes.sql` turns each user into a lifetime: churn is
+   observed after `churn_after_days` without being seen, otherwise the user
+   is censored at as_of.
+2. Kaplan-Meier curves for all users and per acquisition month and channel,
+   fitted on (duration, churned, count) triples so millions of users cost a
+   few hundred rows.
+3. A Cox model on a seeded sample of users (retention.models.cox); every
+   censored user of the product is then scored from it, vectorised.
+
+A product with too few users or churn events gets its curves but no Cox model;
+the returned notes say why, and the caller records them in model_params.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from retention.errors import ConfigError
+from retention.models.cox import CoxModel, SurvivalFitError, fit_sample
+from retention.stages.features import ensure_shared_model
+from retention.warehouse.sql_files import run_sql
+
+log = logging.getLogger(__name__)
+
+SURVIVAL_TABLES = ("survival_curves", "hazard_ratios", "user_survival")
+CURVE_GROUPS = ("all", "acquisition_month", "acquisition_channel")
+# Durations are whole days, so a curve has one point per day with an event;
+# longer histories are merged into intervals of a few days (see thin_curve).
+MAX_CURVE_POINTS = 400
+MIN_COX_EVENTS = 20
+MIN_COX_USERS = 50
+
+
+@dataclass(frozen=True)
+class SurvivalSettings:
+    churn_after_days: int = 90
+    max_fit_users: int = 50_000
+    seed: int = 0
+    horizons_days: tuple[int, ...] = (30, 90)
+
+    def __post_init__(self) -> None:
+        for name in ("churn_after_days", "max_fit_users"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"survival {name} must be a whole number >= 1; got {value!r}")
+        bad = [h for h in self.horizons_days if not isinstance(h, int) or h < 1]
+        if bad or not self.horizons_days:
+            raise ConfigError(
+                "survival horizons_days must be whole numbers of days >= 1, e.g. [30, 90]; "
+                f"got {list(self.horizons_days)!r}"
+            )
+
+
+@dataclass(frozen=True)
+class SurvivalNote:
+    """One fact about a product's survival models, for a model_params row."""
+
+    product_id: str
+    model: str
+    param: str
+    value: float | None
+    note: str = ""
+
+
+def build_survival(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    as_of: dt.date,
+    settings: SurvivalSettings,
+) -> list[SurvivalNote]:
+    """Writes this run's rows into survival_curves, hazard_ratios and user_survival.
+
+    Needs this run's user_features and user_days (built with the features, or
+    here from stg_events). Runs in the caller's
+    transaction; rows an earlier call wrote for the same run_id are replaced.
+    The tables exist already: opening the warehouse runs survival_schema.sql.
+    """
+    for horizon in settings.horizons_days:
+        con.execute(
+            f"ALTER TABLE user_survival ADD COLUMN IF NOT EXISTS p_active_{horizon}d DOUBLE"
+        )
+    for table in SURVIVAL_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
+    params = {"run_id": run_id, "as_of": as_of, "churn_after_days": settings.churn_after_days}
+    ensure_shared_model(con, "user_days", params)
+    run_sql(
+        con,
+        "survival/user_lifetimes.sql",
+        params,
+        prefix="CREATE OR REPLACE TEMP TABLE user_lifetimes AS",
+    )
+    notes: list[SurvivalNote] = []
+    try:
+        products = con.execute("SELECT DISTINCT product_id FROM user_lifetimes ORDER BY 1")
+        for (product_id,) in products.fetchall():
+            lifetimes = con.execute(
+                # product_id is one value here: not a million Python strings
+                "SELECT * EXCLUDE (product_id) FROM user_lifetimes "
+                "WHERE product_id = $product_id ORDER BY user_id",
+                {"product_id": product_id},
+            ).df()
+            notes += _build_product(con, run_id, product_id, lifetimes, settings)
+    finally:
+        con.execute("DROP TABLE IF EXISTS user_lifetimes")
+    return notes
+
+
+def _build_product(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    product_id: str,
+    lifetimes: pd.DataFrame,
+    settings: SurvivalSettings,
+) -> list[SurvivalNote]:
+    clock = time.perf_counter()
+    _insert(con, "survival_curves", run_id, product_id, product_curves(lifetimes))
+    km_seconds = time.perf_counter() - clock
+    churned = int(lifetimes["is_churned"].sum())
+    notes = [
+        SurvivalNote(product_id, "kaplan_meier", "n_users", float(len(lifetimes))),
+        SurvivalNote(product_id, "kaplan_meier", "n_churned", float(churned)),
+    ]
+    clock = time.perf_counter()
+    model, cox_notes = _fit_cox(product_id, lifetimes, settings)
+    cox_seconds = time.perf_counter() - clock
+    notes += cox_notes
+    clock = time.perf_counter()
+    scores = lifetimes[["user_id", "duration_days", "is_churned"]].copy()
+    scores["duration_days"] = scores["duration_days"].astype(float)
+    if model is not None:
+        _insert(con, "hazard_ratios", run_id, product_id, model.hazard_ratios())
+        for horizon, values in model.predict_active(lifetimes, settings.horizons_days).items():
+            scores[f"p_active_{horizon}d"] = values
+    _insert(con, "user_survival", run_id, product_id, scores)
+    log.info(
+        "  survival %s: %d users, %d churned; Kaplan-Meier %.2f s, Cox %.2f s, scoring %.2f s",
+        product_id,
+        len(lifetimes),
+        churned,
+        km_seconds,
+        cox_seconds,
+        time.perf_counter() - clock,
+    )
+    return notes
+
+
+def _fit_cox(
+    product_id: str, lifetimes: pd.DataFrame, settings: SurvivalSettings
+) -> tuple[CoxModel | None, list[SurvivalNote]]:
+    """The product's Cox model and its notes, or None and a note saying why not."""
+    sample = fit_sample(lifetimes, settings.max_fit_users, settings.seed)
+    events = int(sample["is_churned"].sum())
+    reason = None
+    if len(sample) < MIN_COX_USERS:
+        reason = f"{len(sample)} users with a full first week, need {MIN_COX_USERS}"
+    elif events < MIN_COX_EVENTS:
+        reason = f"{events} observed churn events among {len(sample)} users, need {MIN_COX_EVENTS}"
+    if reason is None:
+        try:
+            model = CoxModel().fit(sample)
+        except SurvivalFitError as exc:
+            reason = str(exc)
+    if reason is not None:
+        log.warning("  survival %s: Cox model skipped: %s", product_id, reason)
+        return None, [SurvivalNote(product_id, "cox", "fallback", None, f"skipped: {reason}")]
+    fitter = model.fitter_
+    notes = [
+        SurvivalNote(product_id, "cox", "n_fit_users", float(model.n_users_)),
+        SurvivalNote(product_id, "cox", "n_fit_events", float(model.n_events_)),
+        SurvivalNote(product_id, "cox", "concordance", float(fitter.concordance_index_)),
+        SurvivalNote(product_id, "cox", "log_likelihood", float(fitter.log_likelihood_)),
+        SurvivalNote(product_id, "cox", "penalizer", float(model.penalizer)),
+        SurvivalNote(
+            product_id,
+            "cox",
+            "reference_channel",
+            None,
+            f"{model.reference_channel_}: channel_* hazard ratios compare with it",
+        ),
+    ]
+    notes += [
+        SurvivalNote(product_id, "cox", "dropped_covariate", None, f"{name}: constant")
+        for name in model.dropped_
+    ]
+    return model, notes
+
+
+def product_curves(lifetimes: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier curves of one product: all users, per acquisition month and channel."""
+    triples = lifetimes.assign(all="all")
+    curves = []
+    for kind in CURVE_GROUPS:
+        counts = triples.groupby([kind, "duration_days", "is_churned"]).size()
+        for value, group in counts.groupby(level=0):
+            curve = km_curve(
+                group.index.get_level_values("duration_days").to_numpy(float),
+                group.index.get_level_values("is_churned").to_numpy(bool),
+                group.to_numpy(),
+            )
+            curves.append(curve.assign(group_kind=kind, group_value=str(value)))
+    return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+
+
+def km_curve(durations: np.ndarray, churned: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
+    """Kaplan-Meier estimate from (duration, churned, count) triples.
+
+    Weights equal to whole counts give exactly the unweighted fit on the
+    expanded users, at the cost of one row per distinct triple.
+    """
+    fitter = KaplanMeierFitter(alpha=0.05).fit(durations, event_observed=churned, weights=counts)
+    table = fitter.event_table
+    survival = fitter.survival_function_.loc[table.index]
+    bands = fitter.confidence_interval_.loc[table.index]
+    curve = pd.DataFrame(
+        {
+            "timeline_days": table.index.to_numpy(float),
+            "survival": survival.iloc[:, 0].to_numpy(),
+            "ci_lower": bands.iloc[:, 0].to_numpy(),
+            "ci_upper": bands.iloc[:, 1].to_numpy(),
+            "at_risk": table["at_risk"].to_numpy(np.int64),
+            "churned": table["observed"].to_numpy(np.int64),
+        }
+    )
+    return thin_curve(curve, MAX_CURVE_POINTS)
+
+
+def thin_curve(curve: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """At most max_points rows: merge times into intervals of equal length.
+
+    Each kept row is the interval's last time with the exact estimate there,
+    the users at risk when the interval began, and the churn events inside it.
+    Day 0 keeps a row of its own, so the first-day drop stays visible.
+    """
+    if len(curve) <= max_points:
+        return curve
+    step = math.ceil(curve["timeline_days"].max() / (max_points - 1))
+    interval = np.ceil(curve["timeline_days"].to_numpy() / step)
+    return (
+        curve.groupby(interval, sort=True)
+        .agg(
+            timeline_days=("timeline_days", "last"),
+            survival=("survival", "last"),
+            ci_lower=("ci_lower", "last"),
+            ci_upper=("ci_upper", "last"),
+            at_risk=("at_risk", "first"),
+            churned=("churned", "sum"),
+        )
+        .reset_index(drop=True)
+    )
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, run_id: int, product_id: str, rows: pd.DataFrame
+) -> None:
+    """Append a frame in one INSERT ... SELECT (NaN becomes NULL)."""
+    if rows.empty:
+        return
+    con.register("survival_rows", rows)
+    try:
+        con.execute(
+            f"INSERT INTO {table} BY NAME "
+            "SELECT $run_id AS run_id, $product_id AS product_id, * FROM survival_rows",
+            {"run_id": run_id, "product_id": product_id},
+        )
+    finally:
+        con.unregister("survival_rows")

@@ -1,0 +1,1 @@
+"""Raw events -> stg_events and rejected_events (sql/staging/)."""

@@ -1,0 +1,137 @@
+"""The `runs` ledger inside the warehouse: start, record, publish or fail a run.
+
+Inside the copy, a run is written under its own run_id and shown by the
+latest_* views only once marked published. A run that fails is marked failed
+(its half-written rows deleted, rejected_events kept to show why) and that
+ledger is published, still showing the previous run as the latest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from retention.version import __version__
+
+# Tables a failed run's rows are deleted from (rejected_events stay, to show why).
+RUN_TABLES = (
+    "user_features",
+    "user_scores",
+    "model_params",
+    "user_tiers",
+    "survival_curves",
+    "hazard_ratios",
+    "user_survival",
+    "contacts",
+    "playbook_assignments",
+    "sends",
+    "daily_metrics",
+    "channel_metrics",
+    "cohort_retention",
+)
+# Per-user detail trimmed to the last [run] keep_runs published runs.
+PER_USER_HISTORY = ("user_features", "user_scores", "user_survival", "contacts")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, pipeline: Path) -> int:
+    """Close out runs that died, then open a new run; returns its run_id."""
+    stale = [
+        r[0] for r in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+    ]
+    for run_id in stale:
+        fail_run(con, run_id, "interrupted: the process stopped before the run finished")
+    con.execute(
+        "INSERT INTO runs (run_id, pipeline, started_at, status, retention_version) "
+        "SELECT coalesce(max(run_id), 0) + 1, $pipeline, $now, 'running', $version FROM runs",
+        {"pipeline": str(pipeline), "now": _now(), "version": __version__},
+    )
+    return con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+
+
+def record_stage(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    stage: str,
+    started: dt.datetime,
+    seconds: float,
+    rows: int | None,
+) -> None:
+    con.execute(
+        "INSERT INTO run_stages VALUES ($run_id, $stage, $started, $seconds, $rows)",
+        {"run_id": run_id, "stage": stage, "started": started, "seconds": seconds, "rows": rows},
+    )
+
+
+def record_steps(
+    con: duckdb.DuckDBPyConnection, run_id: int, stage: str, steps: list[tuple[str, float]]
+) -> None:
+    """Store a stage's steps, summed per name, in the order each name first ended."""
+    totals: dict[str, list[float]] = {}
+    for name, seconds in steps:
+        total = totals.setdefault(name, [0.0, 0])
+        total[0] += seconds
+        total[1] += 1
+    if not totals:  # a stage that ran no SQL model and no named step
+        return
+    con.executemany(
+        "INSERT INTO run_steps VALUES (?, ?, ?, ?, ?)",
+        [[run_id, stage, name, seconds, calls] for name, (seconds, calls) in totals.items()],
+    )
+
+
+def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
+    """Set columns of this run's ledger row (names are this module's, not the user's)."""
+    assignments = ", ".join(f"{column} = ${column}" for column in values)
+    con.execute(
+        f"UPDATE runs SET {assignments} WHERE run_id = $run_id", {**values, "run_id": run_id}
+    )
+
+
+def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **values) -> None:
+    """Make the run the one latest_* views show, and trim history.
+
+    Staged events (kept only with [run] keep_staged_events) are kept for this
+    run only; the per-user detail tables
+    (PER_USER_HISTORY) for the last `keep_runs` published runs. Tiers,
+    assignments, sends, model parameters and the ledger are kept for good:
+    they are small and feed tier_history, uplift and frequency caps.
+    """
+    con.begin()
+    update_run(con, run_id, status="published", finished_at=_now(), **values)
+    con.execute(
+        f"DELETE FROM {stored_table(con, 'stg_events')} WHERE run_id <> $run_id",
+        {"run_id": run_id},
+    )
+    kept = "SELECT run_id FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT $keep"
+    for table in PER_USER_HISTORY:
+        con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
+    con.commit()
+
+
+def stored_table(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The warehouse file's table `name`, even where a temp table of the run shadows it.
+
+    A run stages its events into a temp table `stg_events` (fast, never
+    written to disk); the file's own `stg_events` holds them only when the
+    pipeline asks to keep them.
+    """
+    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+    return '"' + catalog.replace('"', '""') + '".main."' + name.replace('"', '""') + '"'
+
+
+def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
+    """Mark a run failed and delete its half-written rows (rejected_events stay)."""
+    with contextlib.suppress(duckdb.Error):
+        con.rollback()
+    con.begin()
+    for table in (*RUN_TABLES, stored_table(con, "stg_events")):
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
+    update_run(con, run_id, status="failed", finished_at=_now(), error=error)
+    con.commit()

@@ -1,0 +1,59 @@
+"""Load the SQL models shipped in `sql/` and run them with named parameters.
+
+The `sql/` folder is installed as the `retention.sql` package, so the files are
+found the same way from a source checkout and from an installed wheel.
+Parameters are bound by DuckDB (`$as_of`), never pasted into the text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from retention.warehouse.steps import step
+
+PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@cache
+def read_sql(name: str) -> str:
+    """The text of `sql/<name>`, e.g. read_sql("features/user_btyd.sql")."""
+    return resources.files("retention.sql").joinpath(name).read_text(encoding="utf-8")
+
+
+def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The subset of `params` the statement names (DuckDB refuses extra ones)."""
+    wanted = set(PARAMETER.findall(sql))
+    missing = wanted - params.keys()
+    if missing:
+        raise KeyError(f"SQL parameters not supplied: {', '.join(sorted(missing))}")
+    return {name: params[name] for name in wanted}
+
+
+def run_sql(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any], prefix: str = ""
+) -> duckdb.DuckDBPyConnection:
+    """Execute `sql/<name>`, optionally behind a prefix such as "INSERT INTO t BY NAME".
+
+    Timed as a step of the current stage (see retention.warehouse.steps)."""
+    sql = read_sql(name)
+    with step(name.removesuffix(".sql")):
+        return con.execute(f"{prefix}\n{sql}" if prefix else sql, bind(sql, params))
+
+
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Column name -> DuckDB type of a table or view, in column order."""
+    return {row[0]: row[1] for row in con.execute(f"DESCRIBE {relation}").fetchall()}
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a source column name for SQL (names come from the user's files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
