@@ -18,7 +18,11 @@ import subprocess
 import sys
 import time
 
-TESTS = ("tests/test_fuzz_staging.py", "tests/test_runs.py", "tests/test_readers.py")
+TESTS = (
+    "tests/stages/test_fuzz_staging.py",
+    "tests/test_runs.py",
+    "tests/warehouse/test_readers.py",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

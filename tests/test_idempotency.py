@@ -17,7 +17,7 @@ from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import query
 from tests.snapshots import columns, relations, visible_files
-from tests.test_playbooks import MAPPING, PLAYBOOKS, write_sources
+from tests.stages.test_playbooks import MAPPING, PLAYBOOKS, write_sources
 
 RUN_ID_COLUMN = re.compile(r"(.*_)?run_id|evaluation_id")
 RUN_FOLDER = re.compile(r"\brun-[0-9]+\b")

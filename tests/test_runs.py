@@ -25,7 +25,7 @@ from tests.snapshots import (
     relation_hashes,
     visible_files,
 )
-from tests.test_playbooks import MAPPING, PLAYBOOKS, write_sources
+from tests.stages.test_playbooks import MAPPING, PLAYBOOKS, write_sources
 
 TINY = FIXTURES / "events_tiny.csv"
 

@@ -8,7 +8,7 @@ from retention.analysis.uplift import measure_uplift
 from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import query
-from tests.test_playbooks import MAPPING, write_sources
+from tests.stages.test_playbooks import MAPPING, write_sources
 
 USERS = 3000
 CAMPAIGN = (

@@ -11,7 +11,7 @@ from retention.errors import RetentionError
 from retention.pipeline import run_pipeline
 from tests.conftest import query
 from tests.snapshots import hidden_entries, is_owner_only, visible_files
-from tests.test_playbooks import MAPPING, PLAYBOOKS, write_sources
+from tests.stages.test_playbooks import MAPPING, PLAYBOOKS, write_sources
 
 CONTACTS = '[source.contacts]\npath = "contacts.csv"\n'
 

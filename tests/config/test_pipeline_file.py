@@ -57,7 +57,7 @@ def test_valid_file_resolves_paths_relative_to_the_file(tmp_path):
 
 
 def test_sample_pipeline_loads(tmp_path):
-    pipeline = load_pipeline(Path(__file__).parent.parent / "pipelines" / "sample.toml")
+    pipeline = load_pipeline(Path(__file__).parents[2] / "pipelines" / "sample.toml")
     assert ("order", "purchase") in pipeline.events.event_type_map
     assert ("app_open", "visit") in pipeline.events.event_type_map
     assert pipeline.contacts is not None

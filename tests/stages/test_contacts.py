@@ -12,8 +12,8 @@ from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
 from retention.stages.contacts.loading import ContactCounts, load_contacts
 from retention.stages.contacts.validation import NON_ASCII_LOCAL_PART, check_email, phone_e164
 
-FIXTURES = Path(__file__).parent / "fixtures"
-SAMPLE = Path(__file__).parent.parent / "data" / "sample" / "contacts.csv"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+SAMPLE = Path(__file__).parents[2] / "data" / "sample" / "contacts.csv"
 
 
 def settings(path: Path, columns: tuple[str, ...] = CONTACT_COLUMNS) -> SourceSettings:

@@ -9,7 +9,7 @@ import pytest
 from retention.warehouse.docs import render_markdown
 from tests.conftest import FIXTURES
 
-DOCS = Path(__file__).parent.parent / "docs" / "warehouse.md"
+DOCS = Path(__file__).parents[2] / "docs" / "warehouse.md"
 
 
 @pytest.fixture(scope="module")
