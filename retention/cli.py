@@ -16,32 +16,50 @@ from pathlib import Path
 
 import click
 
-from retention import __version__
-from retention.config.defaults import TIERS
+import retention
 from retention.errors import RetentionError
-from retention.pipeline import RunResult
+from retention.version import __version__
 
 log = logging.getLogger("retention")
-REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
+
+
+class CommandError(click.ClickException):
+    """`Error: <one sentence>` with the exit code of the API's error."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class RetentionCommandGroup(click.Group):
-    """Turns known errors into one line; unexpected ones say how to see more."""
+    """Turns known errors into one line; unexpected ones say how to see more.
+
+    Under --json the error also goes to stdout as {"error": ..., "exit_code": ...},
+    so a scheduler that parses stdout always gets one JSON object.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except RetentionError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise self._fail(ctx, str(exc), exc.exit_code) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
             if ctx.meta.get("verbose"):
                 raise
-            raise click.ClickException(
-                f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            message = (
+                f"unexpected {type(exc).__name__}: {first} "
                 "(run again with --verbose for the traceback)"
-            ) from None
+            )
+            raise self._fail(ctx, message, 1) from None
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str, exit_code: int) -> CommandError:
+        if ctx.meta.get("json"):
+            click.echo(json.dumps({"error": message, "exit_code": exit_code}))
+        return CommandError(message, exit_code)
 
 
 def output_options(command):
@@ -89,6 +107,13 @@ def main() -> None:
     Quick start:
       retention demo                       # the bundled sample, end to end
       retention run pipelines/sample.toml  # your own pipeline file
+
+    The Python API (import retention) does the same: load_pipeline, run,
+    evaluate, export, uplift, connect, load_model.
+
+    \b
+    Exit codes: 0 success; 1 a user or data error; 3 another run holds the
+    warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
     """
 
 
@@ -103,26 +128,35 @@ def main() -> None:
 @click.option(
     "--profile", is_flag=True, help="Also print where the run spent its time and peak memory."
 )
+@json_option
 @output_options
 def run(pipeline: Path, as_of: dt.datetime | None, db: Path | None, profile: bool) -> None:
     """Run PIPELINE: stage events, build features, publish the run.
 
     Stage times are also stored in the warehouse tables run_stages and run_steps.
+    With --json, stdout gets one JSON object: run_id, as_of, counts, users,
+    tiers, assignments, warehouse, export_dir, seconds, stages, steps.
 
     \b
     Example:
       retention run pipelines/sample.toml --as-of 2024-06-30 --profile
-    """
-    from retention.config.pipeline_file import load_pipeline
-    from retention.pipeline import run_pipeline
+      retention run pipelines/sample.toml --json --quiet
 
-    settings = load_pipeline(pipeline).with_overrides(
-        as_of=as_of.date() if as_of else None, warehouse=db
-    )
-    result = run_pipeline(settings)
-    _print_summary(result)
+    \b
+    Exit codes: 0 success; 1 a user or data error; 3 another run holds the
+    warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
+    """
+    from retention.report import terminal
+
+    settings = retention.load_pipeline(pipeline, as_of=as_of, warehouse=db)
+    result = retention.run(settings)
+    if _json_mode():
+        print_json(result)
+        return
+    click.echo(terminal.run_summary(result))
     if profile:
-        _print_profile(result)
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        click.echo(terminal.run_profile(result, peak_kib))
 
 
 @main.command()
@@ -156,6 +190,7 @@ def init(path: Path) -> None:
     help="Score with data up to this day (YYYY-MM-DD).",
 )
 @click.option("--horizon", default="90D", show_default=True, help="Outcome window: 90D or 13W.")
+@json_option
 @output_options
 def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     """Backtest PIPELINE: score at --as-of, then compare with the next --horizon.
@@ -168,15 +203,18 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     \b
     Example:
       retention evaluate pipelines/sample.toml --as-of 2024-03-31 --horizon 90D
-    """
-    from retention.analysis.evaluate import evaluate as run_evaluation
-    from retention.analysis.evaluate import parse_horizon
-    from retention.config.pipeline_file import load_pipeline
 
-    days = parse_horizon(horizon)
-    result = run_evaluation(load_pipeline(pipeline), as_of.date(), days)
-    click.echo(f"evaluation {result.evaluation_id}: as_of {result.as_of}, next {days} days")
-    click.echo(format_evaluation(result))
+    \b
+    Exit codes: 0 success; 1 a user or data error; 3 another run holds the
+    warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
+    """
+    from retention.report import terminal
+
+    result = retention.evaluate(pipeline, as_of=as_of.date(), horizon=horizon)
+    if _json_mode():
+        print_json(result)
+        return
+    click.echo(terminal.evaluation_tables(result))
 
 
 @main.command(name="sql")
@@ -235,10 +273,9 @@ def report(pipeline: Path, out: Path | None) -> None:
     Example:
       retention report pipelines/sample.toml --out report.html
     """
-    from retention.config.pipeline_file import load_pipeline
     from retention.report.page import build_report
 
-    warehouse = load_pipeline(pipeline).run.warehouse
+    warehouse = retention.load_pipeline(pipeline).run.warehouse
     written = build_report(warehouse, out or warehouse.with_name("report.html"))
     click.echo(f"report: {written}")
 
@@ -247,6 +284,7 @@ def report(pipeline: Path, out: Path | None) -> None:
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--playbook", help="Only this playbook's files.")
 @click.option("--channel", type=click.Choice(["email", "sms", "call"]), help="Only this channel.")
+@json_option
 @output_options
 def export_command(pipeline: Path, playbook: str | None, channel: str | None) -> None:
     """Write the published run's campaign files again (idempotent: sends are not doubled).
@@ -254,14 +292,18 @@ def export_command(pipeline: Path, playbook: str | None, channel: str | None) ->
     \b
     Example:
       retention export pipelines/sample.toml --playbook win_back --channel email
-    """
-    from retention.analysis.reexport import export_published
-    from retention.config.pipeline_file import load_pipeline
 
-    folder, manifest = export_published(load_pipeline(pipeline), playbook, channel)
-    for entry in manifest["files"]:
-        click.echo(f"{folder / entry['file']}: {entry['rows']:,} rows")
-    click.echo(f"manifest: {folder / 'manifest.json'}")
+    \b
+    Exit codes: 0 success; 1 a user or data error; 3 another run holds the
+    warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
+    """
+    result = retention.export(pipeline, playbook=playbook, channel=channel)
+    if _json_mode():
+        print_json(result)
+        return
+    for entry in result.manifest["files"]:
+        click.echo(f"{result.folder / entry['file']}: {entry['rows']:,} rows")
+    click.echo(f"manifest: {result.folder / 'manifest.json'}")
 
 
 @main.command()
@@ -270,6 +312,7 @@ def export_command(pipeline: Path, playbook: str | None, channel: str | None) ->
     "--run", "run_id", type=int, required=True, help="The run whose campaigns to measure."
 )
 @click.option("--horizon", default="30D", show_default=True, help="Outcome window: 30D or 4W.")
+@json_option
 @output_options
 def uplift(pipeline: Path, run_id: int, horizon: str) -> None:
     """Compare sent and holdout users of each playbook of a run over --horizon.
@@ -277,22 +320,18 @@ def uplift(pipeline: Path, run_id: int, horizon: str) -> None:
     \b
     Example:
       retention uplift pipelines/sample.toml --run 12 --horizon 30D
-    """
-    from retention.analysis.evaluate import parse_horizon
-    from retention.analysis.uplift import measure_uplift
-    from retention.config.pipeline_file import load_pipeline
 
-    results = measure_uplift(load_pipeline(pipeline), run_id, parse_horizon(horizon))
-    click.echo(
-        f"{'playbook':<22}{'metric':<11}{'sent':>8}{'holdout':>9}{'sent':>9}{'holdout':>9}"
-        f"{'diff':>9}{'95% interval':>22}{'lift':>8}"
-    )
-    for row in results.itertuples():
-        click.echo(
-            f"{row.playbook:<22}{row.metric:<11}{row.sent_users:>8,}{row.holdout_users:>9,}"
-            f"{row.sent_value:>9.3f}{row.holdout_value:>9.3f}{row.difference:>9.3f}"
-            f"  [{row.ci_lower:>8.3f}, {row.ci_upper:>8.3f}]{row.relative_lift:>8.1%}"
-        )
+    \b
+    Exit codes: 0 success; 1 a user or data error; 3 another run holds the
+    warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
+    """
+    from retention.report import terminal
+
+    result = retention.uplift(pipeline, run_id=run_id, horizon=horizon)
+    if _json_mode():
+        print_json(result)
+        return
+    click.echo(terminal.uplift_table(result.results))
 
 
 @main.command()
@@ -312,8 +351,9 @@ def demo(out: Path) -> None:
       retention demo --out /tmp/retention-demo
     """
     from retention.demo import run_demo
+    from retention.report import terminal
 
-    _print_summary(run_demo(out.resolve()))
+    click.echo(terminal.run_summary(run_demo(out.resolve())))
 
 
 @main.command()
@@ -333,3 +373,7 @@ def sample(users: int, out: Path, seed: int) -> None:
     summary = write_sample(out, users=users, seed=seed)
     click.echo(f"wrote {summary.events_path} ({summary.event_rows:,} events)")
     click.echo(f"wrote {summary.contacts_path} ({summary.contact_rows:,} contacts)")
+
+
+def _json_mode() -> bool:
+    return bool(click.get_current_context().meta.get("json"))

@@ -12,13 +12,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
+from retention.results import RunResult, StageTime, StepTime
 from retention.stages.contacts.loading import load_contacts
 from retention.stages.exports.folder import (
     commit_export,
@@ -33,7 +32,7 @@ from retention.stages.metrics import build_metrics
 from retention.stages.playbooks import assignment_counts, build_assignments
 from retention.stages.policy_check import check_policies
 from retention.stages.scores.user_scores import build_scores
-from retention.stages.staging.events import StagingCounts, check_reject_ratio, stage_events
+from retention.stages.staging.events import check_reject_ratio, stage_events
 from retention.stages.tiers import build_tiers
 from retention.warehouse.ledger import (
     fail_run,
@@ -46,21 +45,6 @@ from retention.warehouse.publish import open_warehouse
 from retention.warehouse.steps import collect_steps, step
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: int
-    as_of: dt.date
-    counts: StagingCounts
-    users_per_product: dict[str, int]
-    tiers_per_product: dict[str, dict[str, int]]
-    warehouse: Path
-    seconds: float
-    assignments: dict[str, dict[str, int]]  # playbook -> outcome (sent, holdout, reason) -> users
-    export_dir: Path | None
-    stages: list[tuple[str, float, int | None]]  # (stage, seconds, rows), in run order
-    steps: list[tuple[str, str, float, int]]  # (stage, step, seconds, calls)
 
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
@@ -85,7 +69,7 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
             fail_run(con, run_id, _describe(exc))
             failure = exc
         else:
-            users, tiers = _tier_counts(con, run_id)
+            tiers = _tier_counts(con, run_id)
             assignments = assignment_counts(con, run_id)
             stages = con.execute(
                 "SELECT stage, seconds, rows FROM run_stages WHERE run_id = $run_id "
@@ -103,22 +87,21 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
     if export_dir is None:
         discard_export(prepared)
     return RunResult(
-        run_id,
-        counts.as_of,
-        counts,
-        users,
-        tiers,
-        pipeline.run.warehouse,
-        time.perf_counter() - started,
-        assignments,
-        export_dir,
-        stages,
-        steps,
+        run_id=run_id,
+        as_of=counts.as_of,
+        counts=counts,
+        tiers=tiers,
+        assignments=assignments,
+        warehouse=pipeline.run.warehouse,
+        export_dir=export_dir,
+        seconds=time.perf_counter() - started,
+        stages=[StageTime(*row) for row in stages],
+        steps=[StepTime(*row) for row in steps],
     )
 
 
-def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int):
-    """Users per product, and users per tier per product, of a finished run."""
+def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, dict[str, int]]:
+    """Users per tier per product of a finished run."""
     rows = con.execute(
         "SELECT product_id, tier, count(*) FROM user_tiers WHERE run_id = $run_id "
         "GROUP BY ALL ORDER BY ALL",
@@ -127,7 +110,7 @@ def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int):
     tiers: dict[str, dict[str, int]] = {}
     for product, tier, users in rows:
         tiers.setdefault(product, {})[tier] = users
-    return {product: sum(by_tier.values()) for product, by_tier in tiers.items()}, tiers
+    return tiers
 
 
 def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int):

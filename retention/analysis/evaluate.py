@@ -24,6 +24,7 @@ from sklearn.metrics import roc_auc_score
 from retention.config.pipeline_file import Pipeline
 from retention.errors import ConfigError
 from retention.pipeline import run_pipeline
+from retention.results import Evaluation
 from retention.stages.staging.events import stage_events
 from retention.warehouse.publish import open_warehouse
 from retention.warehouse.sql_files import run_sql
@@ -34,18 +35,6 @@ HORIZON = re.compile(r"^\s*([0-9]+)\s*([DdWw])\s*$")
 TIER_METRICS = ["users", "share_active", "purchases_per_user", "revenue_per_user"]
 BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user"]
 OUTCOME_RUN_ID = -1  # staged outcome events live under this id in the scratch warehouse
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    evaluation_id: int
-    as_of: dt.date
-    horizon_days: int
-    tiers: (
-        pd.DataFrame
-    )  # product_id, tier, users, share_active, purchases_per_user, revenue_per_user
-    buckets: pd.DataFrame  # product_id, bucket, users, predicted_per_user, actual_per_user
-    model: pd.DataFrame  # product_id, metric, value
 
 
 def parse_horizon(text: str) -> int:

@@ -7,10 +7,9 @@ re-export never counts a contact twice.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
+from retention.results import ExportResult
 from retention.stages.exports.folder import (
     commit_export,
     discard_export,
@@ -22,7 +21,7 @@ from retention.warehouse.publish import open_warehouse
 
 def export_published(
     pipeline: Pipeline, playbook: str | None = None, channel: str | None = None
-) -> tuple[Path, dict]:
+) -> ExportResult:
     names = [p.name for p in pipeline.playbooks]
     if playbook is not None and playbook not in names:
         raise RetentionError(
@@ -47,4 +46,4 @@ def export_published(
         except BaseException:
             discard_export(prepared)
             raise
-    return commit_export(prepared), prepared.manifest
+    return ExportResult(run_id, commit_export(prepared), prepared.manifest)

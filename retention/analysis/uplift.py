@@ -29,6 +29,18 @@ from retention.warehouse.sql_files import quote_literal, run_sql
 log = logging.getLogger(__name__)
 
 METRICS = ("active", "purchases", "revenue")
+RESULT_COLUMNS = [
+    "playbook",
+    "metric",
+    "sent_users",
+    "holdout_users",
+    "sent_value",
+    "holdout_value",
+    "difference",
+    "ci_lower",
+    "ci_upper",
+    "relative_lift",
+]
 Z_95 = 1.959963984540054
 OUTCOME_RUN_ID = -1
 
@@ -71,7 +83,7 @@ def compare_arms(outcomes: pd.DataFrame) -> pd.DataFrame:
                     **_difference(sent[metric], holdout[metric]),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)  # no rows: a run with no campaign users
 
 
 def _difference(sent: pd.Series, holdout: pd.Series) -> dict:
@@ -115,6 +127,8 @@ def _copy_assignments(con: duckdb.DuckDBPyConnection, warehouse: Path, run_id: i
 
 
 def _store(pipeline: Pipeline, run_id: int, horizon_days: int, results: pd.DataFrame) -> None:
+    if results.empty:
+        return
     with open_warehouse(pipeline.run.warehouse) as con:
         con.register("uplift_frame", results)
         con.execute(

@@ -21,17 +21,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
+from retention.models.optimize import OptimumResult, minimize_log_params
+
 log = logging.getLogger(__name__)
-
-# A fit whose Newton polish stalls (no step lowers the objective any more) is
-# still at the optimum as far as double precision can tell when its largest
-# gradient component is below this; anything larger is reported as not converged.
-STALLED_GRADIENT = 1e-6
-
-
-# Near an optimum Newton needs a handful of steps; more means the parameters are
-# running off towards 0 or infinity, where the likelihood has no maximum.
-MAX_NEWTON_STEPS = 20
 
 # Fits on more distinct rows than this start from a fit on a seeded sample of
 # about WARM_START_USERS users: its optimum and curvature put the full fit a few
@@ -44,14 +36,6 @@ WARM_START_USERS = 50_000
 
 class NotFittedError(ValueError):
     """A prediction was asked of a model that has not been fitted."""
-
-
-@dataclass(frozen=True)
-class OptimumResult:
-    log_params: np.ndarray
-    converged: bool
-    n_iter: int
-    max_gradient: float
 
 
 def plural(n: int, noun: str) -> str:
@@ -167,63 +151,6 @@ def compress(columns: list[np.ndarray], weights: np.ndarray) -> tuple[list[np.nd
     return unique, np.add.reduceat(weights[keep][order], starts)
 
 
-def minimize_log_params(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
-    tol: float,
-    max_iter: int,
-    hess_inv0: np.ndarray | None = None,
-) -> OptimumResult:
-    """BFGS to near the optimum, then Newton steps until max |gradient| <= tol.
-
-    `hess_inv0` is BFGS's first guess of the inverse Hessian (identity if None).
-    Never raises on non-convergence: the caller gets the best point and a flag.
-    """
-    options = {"gtol": tol, "maxiter": max_iter}
-    if hess_inv0 is not None:
-        options["hess_inv0"] = hess_inv0
-    result = minimize(objective, x0, jac=True, method="BFGS", options=options)
-    x, n_iter = result.x, int(result.nit)
-    f, g = objective(x)
-    if not np.isfinite(f):  # BFGS got lost where the likelihood under/overflows
-        fallback = minimize(
-            lambda z: objective(z)[0], x0, method="Nelder-Mead", options={"maxiter": max_iter}
-        )
-        x, n_iter = fallback.x, n_iter + int(fallback.nit)
-        f, g = objective(x)
-    stalled = False
-    newton_budget = min(max_iter - n_iter, MAX_NEWTON_STEPS)
-    while np.max(np.abs(g)) > tol and newton_budget > 0 and not stalled:
-        x, f, g, stalled = _newton_step(objective, x, f, g)
-        n_iter += 1
-        newton_budget -= 1
-    max_gradient = float(np.max(np.abs(g))) if np.isfinite(f) else np.inf
-    converged = bool(max_gradient <= tol or (stalled and max_gradient <= STALLED_GRADIENT))
-    return OptimumResult(x, converged, n_iter, max_gradient)
-
-
-def _newton_step(objective, x, f, g, step: float = 1e-5):
-    """One damped Newton step on a central-difference Hessian of the gradient."""
-    k = len(x)
-    hessian = np.empty((k, k))
-    for j in range(k):
-        shift = np.zeros(k)
-        shift[j] = step
-        hessian[:, j] = (objective(x + shift)[1] - objective(x - shift)[1]) / (2 * step)
-    hessian = (hessian + hessian.T) / 2
-    try:
-        np.linalg.cholesky(hessian)
-        direction = -np.linalg.solve(hessian, g)
-    except np.linalg.LinAlgError:
-        direction = -g
-    for damping in 0.5 ** np.arange(12):
-        candidate = x + damping * direction
-        f_new, g_new = objective(candidate)
-        if f_new < f or (f_new <= f + 1e-13 * abs(f) and np.abs(g_new).max() < np.abs(g).max()):
-            return candidate, f_new, g_new, False
-    return x, f, g, True
-
-
 class BaseModel:
     """Hyperparameters, fit state and the not-fitted check shared by all models."""
 
@@ -241,6 +168,44 @@ class BaseModel:
             return f"{type(self).__name__}(penalizer={self.penalizer})"
         params = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"<{type(self).__name__} fitted on {self.n_users_:g} users: {params}>"
+
+    @classmethod
+    def from_params(
+        cls,
+        params: dict[str, float],
+        *,
+        log_likelihood: float | None = None,
+        n_users: float | None = None,
+        converged: bool = True,
+        **hyperparameters: Any,
+    ) -> Self:
+        """A model fitted elsewhere (a stored run, lifetimes, a paper), from its parameters."""
+        missing = [name for name in cls.param_names if name not in params]
+        if missing:
+            raise ValueError(
+                f"{cls.__name__} needs the parameters {', '.join(cls.param_names)}; "
+                f"missing: {', '.join(missing)}"
+            )
+        model = cls(**hyperparameters)
+        model.params_ = {name: float(params[name]) for name in cls.param_names}
+        model.log_likelihood_ = np.nan if log_likelihood is None else float(log_likelihood)
+        model.converged_ = bool(converged)
+        model.n_iter_ = 0
+        model.n_users_ = np.nan if n_users is None else float(n_users)
+        return model
+
+    def to_lifetimes(self, data: Any = None) -> Any:
+        """This fit as a fitted lifetimes fitter with the same parameters.
+
+        `data` (lifetimes' columns: frequency, recency, T or frequency,
+        monetary_value) becomes the fitter's `.data`, which lifetimes' plotting
+        reads. lifetimes has no one-time-buyer correction: for frequency-0
+        users its BG/NBD predictions are plain BG/NBD's, not ours.
+        """
+        from retention.models.lifetimes_interop import to_lifetimes_fitter
+
+        self._check_fitted()
+        return to_lifetimes_fitter(self.name, dict(self.params_), self.penalizer, data)
 
     def _check_hyperparameters(self) -> None:
         if not self.penalizer >= 0:

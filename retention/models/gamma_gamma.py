@@ -19,9 +19,9 @@ from retention.models.base import (
     check_fit_columns,
     check_frequency,
     compress,
-    minimize_log_params,
     plural,
 )
+from retention.models.optimize import minimize_log_params
 
 
 class GammaGammaModel(BaseModel):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from retention.report.charts import fmt_int, fmt_money, fmt_num, fmt_pct
 from retention.report import charts
+from retention.report.charts import fmt_int, fmt_money, fmt_num, fmt_pct
 
 DAILY_WINDOW_DAYS = 90
 

@@ -22,9 +22,9 @@ import duckdb
 
 from retention.config.defaults import TIERS
 from retention.errors import WarehouseError
+from retention.report import charts, metrics
 from retention.report.charts import esc, fmt_int, fmt_money, fmt_num, fmt_pct
 from retention.report.metrics import DAILY_WINDOW_DAYS
-from retention.report import charts, metrics
 
 log = logging.getLogger(__name__)
 

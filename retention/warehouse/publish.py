@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from retention.errors import WarehouseError
+from retention.errors import WarehouseError, WarehouseLockedError
 from retention.warehouse.schema import create_schema
 
 # Readable by DuckDB 1.0 and later (checked with 1.1.3 and 2.0.1).
@@ -83,7 +83,7 @@ def _writer_lock(path: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise WarehouseError(
+            raise WarehouseLockedError(
                 f"warehouse {path} is being written by another run; wait for it to finish"
             ) from None
         yield

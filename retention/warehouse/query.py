@@ -25,17 +25,22 @@ READING = {
 FORMATS = ("table", "csv", "json", "parquet")
 
 
-def run_query(database: Path, sql: str) -> tuple[pa.Table, str]:
-    """The result as an Arrow table, and DuckDB's own text rendering of it."""
+def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
+    """The published file, read-only, unable to reach other files or databases."""
     if not Path(database).is_file():
         raise RetentionError(f"warehouse {database} does not exist")
     try:
         con = duckdb.connect(str(database), read_only=True)
     except duckdb.Error as exc:
         raise RetentionError(f"warehouse {database} cannot be opened: {_first_line(exc)}") from None
-    with con:
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def run_query(database: Path, sql: str) -> tuple[pa.Table, str]:
+    """The result as an Arrow table, and DuckDB's own text rendering of it."""
+    with connect_read_only(database) as con:
         statements = _parse(con, sql)
         if len(statements) != 1:
             raise RetentionError(f"give one statement, not {len(statements)}")

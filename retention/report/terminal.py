@@ -1,0 +1,116 @@
+"""Results as plain text for a terminal: what `retention run`, `evaluate` and `uplift` print.
+
+The command line echoes these; `--json` prints the results' `to_dict()`
+instead, so nothing a script needs lives only in this text.
+"""
+
+from __future__ import annotations
+
+from retention.config.defaults import TIERS
+from retention.results import Evaluation, RunResult
+
+REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
+
+
+def run_summary(result: RunResult) -> str:
+    """What a run staged, rejected and ignored, its tiers and playbooks, and where it wrote."""
+    counts = result.counts
+    lines = [
+        f"run {result.run_id} published (as_of {result.as_of}, {result.seconds:.1f} s)",
+        f"events: {counts.rows_read:,} read, {counts.rows_staged:,} staged, "
+        f"{counts.rows_rejected:,} rejected, {counts.rows_duplicate:,} duplicates dropped, "
+        f"{counts.rows_after_as_of:,} after as_of ignored",
+    ]
+    for product, users in result.users.items():
+        by_tier = result.tiers[product]
+        tiers = ", ".join(f"{tier} {by_tier[tier]:,}" for tier in TIERS if tier in by_tier)
+        lines.append(f"users in {product}: {users:,} ({tiers})")
+    for playbook, outcomes in result.assignments.items():
+        sent, held = outcomes.get("sent", 0), outcomes.get("holdout", 0)
+        others = ", ".join(
+            f"{reason} {users:,}"
+            for reason, users in outcomes.items()
+            if reason not in ("sent", "holdout")
+        )
+        lines.append(
+            f"playbook {playbook}: sent {sent:,}, holdout {held:,}"
+            + (f", suppressed: {others}" if others else "")
+        )
+    if result.export_dir:
+        lines.append(f"exports:   {result.export_dir}")
+    lines.append(f"warehouse: {result.warehouse}")
+    lines.append(
+        f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'
+    )
+    return "\n".join(lines)
+
+
+def run_profile(result: RunResult, peak_kib: int) -> str:
+    """Seconds, share of the run and rows per stage, its steps that take 2% of
+    the run or more, then the process's peak memory."""
+    lines = [f"{'stage':<14}{'seconds':>9}{'share':>8}{'rows':>14}"]
+    for stage in result.stages:
+        share = stage.seconds / result.seconds if result.seconds else 0.0
+        rows_text = f"{stage.rows:,}" if stage.rows is not None else ""
+        lines.append(f"{stage.stage:<14}{stage.seconds:>9.2f}{share:>8.0%}{rows_text:>14}")
+        steps = sorted(
+            (step for step in result.steps if step.stage == stage.stage), key=lambda s: -s.seconds
+        )
+        for step in steps:
+            if step.seconds >= 0.02 * result.seconds:
+                times = f" (x{step.calls})" if step.calls > 1 else ""
+                lines.append(f"  {step.step}{times}: {step.seconds:.2f} s")
+    other = max(result.seconds - sum(stage.seconds for stage in result.stages), 0.0)
+    lines.append(
+        f"{'other':<14}{other:>9.2f}{other / result.seconds:>8.0%}  (checks, copy, publish)"
+    )
+    lines.append(f"{'total':<14}{result.seconds:>9.2f}")
+    lines.append(f"peak memory (RSS): {peak_kib / 1024:,.0f} MiB")
+    return "\n".join(lines)
+
+
+def evaluation_tables(result: Evaluation) -> str:
+    """Plain-text tables of an evaluation, one block per product."""
+    blocks = [
+        f"evaluation {result.evaluation_id}: as_of {result.as_of}, next {result.horizon_days} days"
+    ]
+    order = {tier: i for i, tier in enumerate(REPORT_ORDER)}
+    for product, tiers in result.tiers.groupby("product_id", sort=True):
+        tiers = tiers.sort_values("tier", key=lambda s: s.map(order))
+        lines = [
+            f"{product}",
+            f"  {'tier':<10}{'users':>8}{'active':>9}{'purchases/user':>16}{'revenue/user':>14}",
+        ]
+        for row in tiers.itertuples():
+            lines.append(
+                f"  {row.tier:<10}{row.users:>8,}{row.share_active:>9.1%}"
+                f"{row.purchases_per_user:>16.3f}{row.revenue_per_user:>14.2f}"
+            )
+        buckets = result.buckets[result.buckets.product_id == product]
+        if len(buckets):
+            lines.append(f"  {'frequency':<10}{'users':>8}{'predicted':>11}{'actual':>9}")
+            for row in buckets.itertuples():
+                lines.append(
+                    f"  {row.bucket:<10}{row.users:>8,}{row.predicted_per_user:>11.3f}"
+                    f"{row.actual_per_user:>9.3f}"
+                )
+        metrics = result.model[result.model.product_id == product]
+        for row in metrics.itertuples():
+            lines.append(f"  {row.metric}: {row.value:,.4g}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def uplift_table(results) -> str:
+    """Per playbook and metric: sent vs holdout, difference, 95% interval and lift."""
+    lines = [
+        f"{'playbook':<22}{'metric':<11}{'sent':>8}{'holdout':>9}{'sent':>9}{'holdout':>9}"
+        f"{'diff':>9}{'95% interval':>22}{'lift':>8}"
+    ]
+    for row in results.itertuples():
+        lines.append(
+            f"{row.playbook:<22}{row.metric:<11}{row.sent_users:>8,}{row.holdout_users:>9,}"
+            f"{row.sent_value:>9.3f}{row.holdout_value:>9.3f}{row.difference:>9.3f}"
+            f"  [{row.ci_lower:>8.3f}, {row.ci_upper:>8.3f}]{row.relative_lift:>8.1%}"
+        )
+    return "\n".join(lines)
