@@ -170,13 +170,24 @@ def _load_contacts(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: i
     if pipeline.contacts is None:
         log.info("  no [source.contacts]: nobody can be contacted")
         return 0
-    counts = load_contacts(con, pipeline.contacts, run_id, pipeline.exports.allow_non_ascii_local)
+    counts = load_contacts(
+        con,
+        pipeline.contacts,
+        run_id,
+        pipeline.exports.allow_non_ascii_local,
+        suppressions=pipeline.suppressions,
+    )
     log.info(
-        "  %s contact rows, %s users; %s valid emails, %s valid phones",
+        "  %s contact rows (%s malformed, %s without a user_id), %s users; %s valid emails, "
+        "%s valid phones (%s not mobile); %s suppressed-list addresses",
         f"{counts.rows_read:,}",
+        f"{counts.malformed_rows:,}",
+        f"{counts.rows_without_user_id:,}",
         f"{counts.users:,}",
         f"{counts.valid_emails:,}",
         f"{counts.valid_phones:,}",
+        f"{counts.not_mobile_phones:,}",
+        f"{counts.suppressed_list_addresses:,}",
     )
     return counts.users
 

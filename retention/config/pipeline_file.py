@@ -51,6 +51,8 @@ EVENT_COLUMNS = (
 REQUIRED_EVENT_COLUMNS = ("user_id", "event_time")
 COST_COLUMNS = ("channel", "day", "spend", "product_id")
 CONTACT_COLUMNS = ("user_id", "email", "phone", "email_opt_in", "sms_opt_in", "country")
+SUPPRESSION_COLUMNS = ("address", "channel", "reason")
+SOURCES = ("events", "contacts", "costs", "suppressions")
 FORMATS = ("auto", "csv", "parquet", "json")
 DEFAULT_PRODUCT = "default"
 
@@ -136,6 +138,7 @@ class Pipeline:
     events: EventsSource
     contacts: SourceSettings | None
     costs: SourceSettings | None
+    suppressions: SourceSettings | None
     max_reject_ratio: float
     min_event_time: dt.date
     session_gap_minutes: int
@@ -185,7 +188,10 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
     if "source" not in top:
         raise ConfigError(f"{name}: the [source] section is missing")
     sources = check_table(
-        top["source"], {}, f"{name}: [source]", nested=("events", "contacts", "costs")
+        top["source"],
+        {},
+        f"{name}: [source]",
+        nested=("events", "contacts", "costs", "suppressions"),
     )
     if "events" not in sources:
         raise ConfigError(f"{name}: the [source.events] section is missing")
@@ -208,6 +214,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),
         costs=_parse_costs(sources.get("costs"), name, base),
+        suppressions=_parse_suppressions(sources.get("suppressions"), name, base),
         max_reject_ratio=validation["max_reject_ratio"],
         min_event_time=validation["min_event_time"],
         session_gap_minutes=features["session_gap_minutes"],
@@ -281,6 +288,20 @@ def _parse_costs(table: Any, name: str, base: Path) -> SourceSettings | None:
         COST_COLUMNS,
         COST_COLUMNS[:3],
         required=(),
+    )
+
+
+def _parse_suppressions(table: Any, name: str, base: Path) -> SourceSettings | None:
+    """Optional suppression list: address (email or phone), channel and reason per row."""
+    return _parse_file_source(
+        table,
+        name,
+        base,
+        "suppressions",
+        "a file of suppressed addresses (address, channel, reason)",
+        SUPPRESSION_COLUMNS,
+        SUPPRESSION_COLUMNS,
+        required=("address",),
     )
 
 

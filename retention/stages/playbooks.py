@@ -81,6 +81,12 @@ def build_assignments(
         for position, channel in enumerate(p.channels)
     ]
     con.executemany("INSERT INTO playbook_channels VALUES (?, ?, ?, ?)", rows)
+    run_sql(
+        con,
+        "contacts/channel_problems.sql",
+        {"contacts_run_id": run_id},
+        prefix="CREATE OR REPLACE TEMP TABLE channel_problems AS",
+    )
     exports = pipeline.exports
     params = {
         "run_id": run_id,
@@ -95,7 +101,7 @@ def build_assignments(
         params,
         prefix="INSERT INTO playbook_assignments BY NAME",
     )
-    for table in ("playbook_inputs", "user_playbook", "playbook_channels"):
+    for table in ("playbook_inputs", "user_playbook", "playbook_channels", "channel_problems"):
         con.execute(f"DROP TABLE {table}")
     return con.execute(
         "SELECT count(*) FROM playbook_assignments WHERE run_id = $run_id", {"run_id": run_id}

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from retention.warehouse.steps import step
 
@@ -57,3 +58,13 @@ def quote_identifier(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def register_arrow(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Copy an Arrow table into the temp table `name`: joins then run inside DuckDB."""
+    frame = f"{name}_frame"
+    con.register(frame, table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {frame}")
+    finally:
+        con.unregister(frame)

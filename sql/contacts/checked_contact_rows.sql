@@ -1,9 +1,10 @@
 -- checked_contact_rows: contact_rows with the verdicts of the Python checks
--- joined back on the value: the normalized email and its key, the E.164 phone,
--- and a status per channel (valid | invalid | missing).
+-- joined back on the value: the normalized email and its key, the E.164 phone
+-- and its line type, and a status per channel (valid | invalid | missing).
 -- grain: one row per contact_rows row.
 -- inputs: contact_rows, email_checks (email_text, email, email_key,
---         email_problem), phone_checks (phone_text, phone_region, phone_e164)
+--         email_problem), phone_checks (phone_text, phone_region, phone_e164,
+--         phone_type)
 with contact as (
     select * from contact_rows
 ),
@@ -28,6 +29,7 @@ final as (
             else 'valid'
         end as email_status,
         phone_check.phone_e164,
+        phone_check.phone_type,
         case
             when contact.phone_text is null then 'missing'
             when phone_check.phone_e164 is null then 'invalid'

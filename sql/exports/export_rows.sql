@@ -1,8 +1,13 @@
--- export_rows: every user to contact in this run, with the address for the
--- chosen channel and a few useful scores. Only users without a suppression
--- reason: never junk, holdout, capped, opted-out or invalid.
+-- export_rows: every user to contact in this export, with the address for the
+-- chosen channel and a few useful scores. Only users the run sent (no
+-- suppression reason: never junk, holdout, capped, opted-out or invalid) and
+-- whom the contacts behind $contacts_run_id still allow on that channel: the
+-- run's own contacts when the run exports, the sources as they are now when
+-- `retention export` writes the files again (so a re-export can only drop
+-- people, see export_drops).
 -- grain: one row per (product_id, user_id) sent.
--- inputs: playbook_assignments, contacts, user_scores, user_tiers. params: $run_id
+-- inputs: playbook_assignments, contacts, channel_problems (temp, from
+-- $contacts_run_id), user_scores, user_tiers. params: $run_id, $contacts_run_id
 select
     assignments.product_id,
     assignments.user_id,
@@ -16,8 +21,12 @@ select
     scores.rfm_segment,
     tiers.reason as tier_reason
 from playbook_assignments as assignments
+inner join channel_problems as problems
+    on assignments.user_id = problems.user_id
+    and assignments.channel = problems.channel
+    and problems.problem is null
 inner join contacts
-    on contacts.run_id = $run_id and assignments.user_id = contacts.user_id
+    on contacts.run_id = $contacts_run_id and assignments.user_id = contacts.user_id
 inner join user_scores as scores
     on scores.run_id = $run_id
     and assignments.product_id = scores.product_id

@@ -3,7 +3,8 @@
 -- no_playbook, holdout (decided before contactability, so holdout and sent
 -- users are comparable; holdout users keep the channel they would have got),
 -- the channel (first channel of the playbook the user can legally be reached
--- on; if none, the reason of the most preferred channel), frequency_cap.
+-- on, by channel_problems; if none, the reason of the most preferred channel),
+-- frequency_cap.
 -- Holdout: md5(salt, playbook, user_id) as a number in [0, 1) below the
 -- playbook's share, so a user stays in or out across runs.
 -- Frequency cap: sends to the same user_id (any product, any playbook) on the
@@ -14,7 +15,7 @@
 -- grain: one row per (product_id, user_id) of user_tiers.
 -- inputs: user_tiers, user_playbook (temp: product_id, user_id, playbook),
 -- playbook_channels (temp: playbook, channel, position, holdout_share),
--- contacts, sends. params: $run_id, $as_of, $salt, $max_contacts, $window_days
+-- channel_problems (temp: user_id, channel, problem; sql/contacts/), sends. params: $run_id, $as_of, $salt, $max_contacts, $window_days
 with tiers as (
     select product_id, user_id, tier from user_tiers where run_id = $run_id
 ),
@@ -47,23 +48,14 @@ reachability as (
         playbook_channels.channel,
         playbook_channels.position,
         case
-            when contacts.user_id is null then 'no_contact'
-            when playbook_channels.channel = 'email' then case
-                when contacts.email_status = 'missing' then 'no_contact'
-                when contacts.email_status <> 'valid' then 'invalid_email'
-                when not contacts.email_opt_in or contacts.email_shared_opt_out
-                    then 'no_email_consent'
-            end
-            else case
-                when contacts.phone_status = 'missing' then 'no_contact'
-                when contacts.phone_status <> 'valid' then 'invalid_phone'
-                when not contacts.sms_opt_in or contacts.phone_shared_opt_out
-                    then 'no_sms_consent'
-            end
+            when channel_problems.user_id is null then 'no_contact'
+            else channel_problems.problem
         end as channel_problem
     from held_out
     inner join playbook_channels on held_out.playbook = playbook_channels.playbook
-    left join contacts on contacts.run_id = $run_id and held_out.user_id = contacts.user_id
+    left join channel_problems
+        on held_out.user_id = channel_problems.user_id
+        and playbook_channels.channel = channel_problems.channel
 ),
 
 channel_choice as (

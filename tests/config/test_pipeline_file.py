@@ -187,7 +187,7 @@ CASES = [
     ),
     (
         VALID + "\n[source.crm]\npath = 'x'\n",
-        '[source] unknown key "crm"; allowed keys are: contacts, costs, events',
+        '[source] unknown key "crm"; allowed keys are: contacts, costs, events, suppressions',
     ),
     (
         VALID + "\n[validation]\nmax_reject_ratio = 1.5\n",
@@ -208,7 +208,7 @@ CASES = [
     (
         VALID.replace("[source.events]\n", "[source.event]\n"),
         '[source] unknown key "event" (did you mean "events"?); allowed keys are: contacts, '
-        "costs, events",
+        "costs, events, suppressions",
     ),
     ("[source.events]\npath = 'x'\n", "the [run] section is missing"),
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),

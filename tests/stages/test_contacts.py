@@ -192,7 +192,10 @@ def test_a_shared_address_is_suppressed_for_all_when_one_user_opted_out():
     emails = {u for u, row in rows.items() if row["email_shared_opt_out"]}
     phones = {u for u, row in rows.items() if row["phone_shared_opt_out"]}
     assert emails == {"parent", "child", "unknown_consent"}  # Family@ = family@
-    assert phones == {"parent", "child"}  # 07400 123456 in GB = +44 7400 123456
+    # 07400 123456 in GB = +44 7400 123456: the parent said no to SMS, so the
+    # child cannot be texted on it; the parent's own no is their own consent
+    assert phones == {"child"}
+    assert rows["parent"]["sms_opt_in"] is False
     assert rows["parent"]["email_opt_in"] is True  # own consent is kept apart
     assert rows["flatmate_a"]["email_key"] == rows["flatmate_b"]["email_key"]
     assert counts.shared_opt_out_addresses == 2
@@ -221,17 +224,22 @@ def test_the_bundled_sample_contacts():
     counts, rows = load(SAMPLE)
     assert counts == ContactCounts(
         rows_read=19_179,
+        malformed_rows=0,
+        rows_without_user_id=0,
         users=18_812,  # 367 users have an older and a newer row
         valid_emails=17_361,
         invalid_emails=514,
         valid_phones=16_800,
         invalid_phones=679,
+        not_mobile_phones=2_693,  # landlines by phonenumbers: never texted
         unparsed_consent_values=0,
         shared_opt_out_addresses=90,  # 94 shared pairs; 4 of them share an invalid value
+        suppressed_list_addresses=0,
     )
     assert sum(row["source_rows"] == 2 for row in rows.values()) == 367
-    assert sum(row["email_shared_opt_out"] for row in rows.values()) == 90
-    assert sum(row["phone_shared_opt_out"] for row in rows.values()) == 90
+    # of each pair sharing an address, the one who did not opt out is flagged
+    assert sum(row["email_shared_opt_out"] for row in rows.values()) == 45
+    assert sum(row["phone_shared_opt_out"] for row in rows.values()) == 45
     newer = rows["u_def363"]  # the older row (an aol.com address) comes first in the file
     assert (newer["email"], newer["email_opt_in"], newer["sms_opt_in"]) == (
         "ana.zhang20081@btinternet.com",
@@ -241,12 +249,30 @@ def test_the_bundled_sample_contacts():
     assert rows["0035079"]["email"] == "jliu612593@gmail.com"  # leading zeros kept
 
 
-def test_rows_without_a_user_and_malformed_lines_are_skipped_with_a_warning(caplog):
-    counts, rows = load(FIXTURES / "contacts_malformed_and_anonymous_rows.csv")
-    assert set(rows) == {"kept", "also_kept"}
-    assert counts.rows_read == 3  # lines that split into the file's columns
-    # the row naming nobody opted out of kept@gmail.com, but it links no one
-    assert not rows["kept"]["email_shared_opt_out"]
+def test_rows_without_a_user_and_malformed_lines_suppress_their_addresses(caplog):
+    con = duckdb.connect()
+    counts = load_contacts(
+        con, settings(FIXTURES / "contacts_malformed_and_anonymous_rows.csv"), run_id=7
+    )
+    rows = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT user_id, email_shared_opt_out, has_malformed_row FROM contacts"
+        ).fetchall()
+    }
+    assert rows == {"kept": (True, False), "also_kept": (False, False)}
+    # the row naming nobody opted out of kept@gmail.com: nobody gets it
+    assert (counts.rows_read, counts.malformed_rows, counts.rows_without_user_id) == (4, 1, 1)
+    rejects = con.execute("SELECT source_line, reason, detail, source_text FROM contact_rejects")
+    assert rejects.fetchall() == [
+        (
+            4,
+            "malformed_contact_row",
+            "7 fields where the header has 6",
+            "too,many,fields,here,a,b,c",
+        )
+    ]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert any("1 malformed CSV lines skipped" in w for w in warnings)
-    assert any("1 rows without a user_id were not loaded" in w for w in warnings)
+    assert any(
+        "1 lines could not be read; every address they name is suppressed" in w for w in warnings
+    )

@@ -1,10 +1,12 @@
-"""The contacts source -> `contacts`: one resolved, checked contact per user.
+"""The contacts source -> `contacts`, `contact_suppressions` and `contact_rejects`.
 
-Python opens the source, keeps its file order, and checks each distinct email
-and phone once with the libraries that know the rules (contact_validation);
-the verdicts go back to DuckDB as Arrow tables. Everything else is SQL in
-`sql/contacts/`: consent parsing, choosing among a user's rows, and
-suppressing addresses that users share when one of them opted out.
+Consent fails closed. Python reads the source so that nothing in it is lost
+(CSV through the line-tolerant reader: a broken line comes back with its text,
+and every field of it is treated as a possible user id, email and phone to
+suppress), checks each distinct email and phone once with the libraries that
+know the rules, and hands everything to DuckDB as Arrow tables. The SQL in
+`sql/contacts/` reads consent, resolves one contact per user, and lists every
+address the run must not contact, with the reason.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
-from retention.sources.files import CSV_REJECTS, OpenedSource, open_source
+from retention.errors import SourceError
+from retention.sources.csv_lines import read_csv_files, split_fields
+from retention.sources.files import detect_format, open_source, resolve_files
+from retention.stages.contacts.suppressions import load_suppressions
 from retention.stages.contacts.validation import check_emails, check_phones
-from retention.warehouse.sql_files import quote_identifier, run_sql
+from retention.warehouse.sql_files import quote_identifier, register_arrow, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +35,12 @@ TEMP_TABLES = (
     "email_checks",
     "phone_checks",
     "checked_contact_rows",
-    "shared_opt_out_addresses",
+    "address_consent",
+    "suppression_list",
+    "src_contacts",
+    "src_contact_lines",
 )
+LINE_COLUMNS = ("file_index", "file_row", "source_file", "malformed_reason", "source_text")
 
 
 @dataclass(frozen=True)
@@ -39,13 +49,17 @@ class ContactCounts:
     address each; unparsed_consent_values counts source values."""
 
     rows_read: int
+    malformed_rows: int
+    rows_without_user_id: int
     users: int
     valid_emails: int
     invalid_emails: int
     valid_phones: int
     invalid_phones: int
+    not_mobile_phones: int
     unparsed_consent_values: int
     shared_opt_out_addresses: int
+    suppressed_list_addresses: int
 
 
 def load_contacts(
@@ -53,8 +67,9 @@ def load_contacts(
     source: SourceSettings,
     run_id: int,
     allow_non_ascii_local: bool = True,
+    suppressions: SourceSettings | None = None,
 ) -> ContactCounts:
-    """Writes this run's rows of `contacts`.
+    """Writes this run's rows of `contacts`, `contact_suppressions` and `contact_rejects`.
 
     Replaces rows the run already has, so a retried stage does not double
     them; the caller decides when the transaction commits. Set
@@ -63,14 +78,16 @@ def load_contacts(
     "non_ascii_local_part").
     """
     run_sql(con, "warehouse/contacts_schema.sql", {})
-    _open_in_file_order(con, source)
+    _open_contacts(con, source)
     params = {"run_id": run_id}
     run_sql(con, "contacts/contact_rows.sql", params, prefix=_temp_table("contact_rows"))
     _check_values(con, allow_non_ascii_local)
-    for name in ("checked_contact_rows", "shared_opt_out_addresses"):
+    for name in ("checked_contact_rows", "address_consent"):
         run_sql(con, f"contacts/{name}.sql", params, prefix=_temp_table(name))
-    con.execute("DELETE FROM contacts WHERE run_id = $run_id", params)
-    run_sql(con, "contacts/contacts.sql", params, prefix="INSERT INTO contacts BY NAME")
+    load_suppressions(con, suppressions)
+    for table in ("contacts", "contact_suppressions", "contact_rejects"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", params)
+        run_sql(con, f"contacts/{table}.sql", params, prefix=f"INSERT INTO {table} BY NAME")
     counts = _counts(con, source, run_id)
     _drop_temp_tables(con)
     return counts
@@ -79,27 +96,92 @@ def load_contacts(
 def _counts(con: duckdb.DuckDBPyConnection, source: SourceSettings, run_id: int) -> ContactCounts:
     result = run_sql(con, "contacts/contact_counts.sql", {"run_id": run_id})
     names = [column[0] for column in result.description]
-    row = dict(zip(names, result.fetchall()[0], strict=True))
-    skipped = row.pop("rows_without_user_id")
-    if skipped:
+    counts = ContactCounts(**dict(zip(names, result.fetchall()[0], strict=True)))
+    if counts.malformed_rows:
         log.warning(
-            "%s path %s: %d rows without a user_id were not loaded",
+            "%s path %s: %d lines could not be read; every address they name is suppressed "
+            "(see contact_rejects)",
             source.section,
             source.path,
-            skipped,
+            counts.malformed_rows,
         )
-    return ContactCounts(**row)
+    return counts
 
 
-def _open_in_file_order(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
-    """Create `src_contacts`: contract columns as text plus (file_index, file_row).
+def _open_contacts(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
+    """Create `src_contacts` (file_index, file_row, is_malformed and the contract
+    columns as text) and `src_contact_lines` (the lines, with malformed ones' text).
 
     Which of a user's rows is the newest depends on file order, so the order
-    is made explicit. CSV and JSON are copied into a temp table by
-    open_source; with insertion order preserved while it reads, the table's
-    rowid is the row's place in the files. Parquet is read again with its
-    own file_row_number, after open_source has checked the files and columns.
+    is made explicit: the line number in CSV, the row number in Parquet and
+    JSON.
     """
+    files, _ = resolve_files(source)
+    if detect_format(source, files) == "csv":
+        _open_csv(con, source, files)
+    else:
+        _open_typed(con, source)
+
+
+def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: list[str]) -> None:
+    read = read_csv_files(files)
+    missing = [(k, v) for k, v in source.columns.items() if v not in read.columns]
+    if missing:
+        contract, column = missing[0]
+        raise _missing_column(source, contract, column, read.columns, files)
+    table = read.table
+    names = [name for name in CONTACT_COLUMNS if name in source.columns]
+    lines = table.select(["file_index", "file_row", "malformed_reason", "source_text"])
+    lines = lines.append_column(
+        "source_file", pa.array([files[i] for i in lines["file_index"].to_pylist()], pa.string())
+    )
+    register_arrow(con, "src_contact_lines", lines)
+    well_formed = {
+        "file_index": table["file_index"],
+        "file_row": table["file_row"],
+        "is_malformed": pa.compute.is_valid(table["malformed_reason"]),
+        **{name: table[source.columns[name]] for name in names},
+    }
+    register_arrow(con, "src_contacts_read", pa.table(well_formed))
+    register_arrow(con, "src_contacts_malformed", _malformed_fields(table, read.delimiter))
+    contract = ", ".join(
+        name if name in names else f"CAST(NULL AS VARCHAR) AS {name}" for name in CONTACT_COLUMNS
+    )
+    field_as_all = ", ".join(
+        "field AS " + name if name in ("user_id", "email", "phone") else f"NULL AS {name}"
+        for name in CONTACT_COLUMNS
+    )
+    con.execute(
+        f"{_temp_table('src_contacts')} SELECT file_index, file_row, is_malformed, {contract} "
+        "FROM src_contacts_read WHERE NOT is_malformed "
+        f"UNION ALL SELECT file_index, file_row, true, {field_as_all} FROM src_contacts_malformed"
+    )
+    con.execute("DROP TABLE src_contacts_read; DROP TABLE src_contacts_malformed")
+
+
+def _malformed_fields(table: pa.Table, delimiter: str) -> pa.Table:
+    """One row per distinct non-empty field of each malformed line."""
+    indexes, rows, fields = [], [], []
+    texts = table["source_text"].to_pylist()
+    for position, reason in enumerate(table["malformed_reason"].to_pylist()):
+        if reason is None:
+            continue
+        seen = {field.strip() for field in split_fields(texts[position], delimiter)}
+        for field in sorted(seen - {""}):
+            indexes.append(table["file_index"][position].as_py())
+            rows.append(table["file_row"][position].as_py())
+            fields.append(field)
+    return pa.table(
+        {
+            "file_index": pa.array(indexes, pa.int32()),
+            "file_row": pa.array(rows, pa.int64()),
+            "field": pa.array(fields, pa.string()),
+        }
+    )
+
+
+def _open_typed(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
+    """Parquet and JSON lines: typed files with no broken lines, read by DuckDB in file order."""
     preserved = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = true")
     try:
@@ -107,7 +189,6 @@ def _open_in_file_order(con: duckdb.DuckDBPyConnection, source: SourceSettings) 
     finally:
         if not preserved:
             con.execute("SET preserve_insertion_order = false")
-    _drop_csv_rejects(con, opened, source)
     columns = ", ".join(
         f"CAST({quote_identifier(source.columns[name])} AS VARCHAR) AS {name}"
         if name in source.columns
@@ -121,44 +202,41 @@ def _open_in_file_order(con: duckdb.DuckDBPyConnection, source: SourceSettings) 
             f"read_parquet($files, filename = 'source_file', hive_partitioning = {hive}, "
             "union_by_name = true, file_row_number = true)"
         )
-        order = "CAST(list_position($files, source_file) AS INTEGER) AS file_index, "
-        order += "file_row_number AS file_row"
+        order = "CAST(list_position($files, source_file) AS INTEGER) - 1 AS file_index, "
+        order += "file_row_number + 1 AS file_row"
         params["files"] = opened.files
     else:
-        relation, order = RAW, "0 AS file_index, rowid AS file_row"
+        relation, order = RAW, "0 AS file_index, rowid + 1 AS file_row"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE src_contacts AS SELECT {order}, {columns} FROM {relation}",
+        f"{_temp_table('src_contacts')} SELECT {order}, false AS is_malformed, {columns} "
+        f"FROM {relation}",
         params,
     )
     con.execute(f"DROP {'VIEW' if opened.format == 'parquet' else 'TABLE'} {RAW}")
+    con.execute(
+        f"{_temp_table('src_contact_lines')} SELECT file_index, file_row, "
+        "CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS VARCHAR) AS malformed_reason, "
+        "CAST(NULL AS VARCHAR) AS source_text FROM src_contacts"
+    )
 
 
-def _drop_csv_rejects(
-    con: duckdb.DuckDBPyConnection, opened: OpenedSource, source: SourceSettings
-) -> None:
-    """Count and drop DuckDB's reject tables, which events staging would otherwise read."""
-    if opened.format != "csv":
-        return
-    errors, scans = CSV_REJECTS
-    lines = f"SELECT count(DISTINCT (scan_id, file_id, line)) FROM {errors}"  # errors, not lines
-    malformed = con.execute(lines).fetchall()[0][0]
-    if malformed:
-        log.warning(
-            "%s path %s: %d malformed CSV lines skipped (wrong number of fields or bad quoting)",
-            source.section,
-            source.path,
-            malformed,
-        )
-    con.execute(f"DROP TABLE IF EXISTS {errors}; DROP TABLE IF EXISTS {scans}")
+def _missing_column(
+    source: SourceSettings, contract: str, column: str, columns: list[str], files: list[str]
+) -> SourceError:
+    where = files[0] if len(files) == 1 else source.path
+    return SourceError(
+        f'{source.section.rstrip("]")}.columns] {contract} = "{column}": '
+        f'no column "{column}" in {where}; columns are: {", ".join(columns)}'
+    )
 
 
 def _check_values(con: duckdb.DuckDBPyConnection, allow_non_ascii_local: bool) -> None:
     """Fill `email_checks` and `phone_checks` from the distinct values of contact_rows."""
     started = time.perf_counter()
     emails = [row[0] for row in run_sql(con, "contacts/email_values.sql", {}).fetchall()]
-    _register_table(con, "email_checks", check_emails(emails, allow_non_ascii_local))
+    register_arrow(con, "email_checks", check_emails(emails, allow_non_ascii_local))
     phones = run_sql(con, "contacts/phone_values.sql", {}).fetchall()
-    _register_table(con, "phone_checks", check_phones(phones))
+    register_arrow(con, "phone_checks", check_phones(phones))
     log.info(
         "contacts: checked %d distinct emails and %d distinct phones in %.1f s",
         len(emails),
@@ -167,20 +245,10 @@ def _check_values(con: duckdb.DuckDBPyConnection, allow_non_ascii_local: bool) -
     )
 
 
-def _register_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    """Copy an Arrow table into a temp table: joins then run inside DuckDB."""
-    frame = f"{name}_frame"
-    con.register(frame, table)
-    try:
-        con.execute(f"{_temp_table(name)} SELECT * FROM {frame}")
-    finally:
-        con.unregister(frame)
-
-
 def _temp_table(name: str) -> str:
     return f"CREATE OR REPLACE TEMP TABLE {name} AS"
 
 
 def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for name in (*TEMP_TABLES, "src_contacts"):
+    for name in TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {name}")

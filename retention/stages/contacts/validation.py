@@ -19,6 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 NON_ASCII_LOCAL_PART = "non_ascii_local_part"
 E164 = phonenumbers.PhoneNumberFormat.E164
 REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+PHONE_TYPES = {
+    value: name
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
 
 
 def check_email(text: str, allow_non_ascii_local: bool = True) -> tuple[str | None, str | None]:
@@ -69,12 +74,31 @@ def phone_e164(text: str, region: str | None) -> str | None:
     not parse otherwise: people write it whatever their country's real
     international prefix is (011 in the US).
     """
+    number = _parse_phone(text, region)
+    return None if number is None else phonenumbers.format_number(number, E164)
+
+
+def phone_check(text: str, region: str | None) -> tuple[str | None, str | None]:
+    """(E.164 form, line type such as MOBILE or FIXED_LINE) of a valid number, else (None, None).
+
+    The line type is phonenumbers' own: FIXED_LINE_OR_MOBILE where a country's
+    numbering plan cannot tell the two apart (the US), so such numbers stay
+    reachable by SMS.
+    """
+    number = _parse_phone(text, region)
+    if number is None:
+        return None, None
+    kind = phonenumbers.number_type(number)
+    return phonenumbers.format_number(number, E164), PHONE_TYPES.get(kind, "UNKNOWN")
+
+
+def _parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     region = region.upper() if region and region.upper() in REGIONS else None
     number = _valid_number(text, region)
     stripped = text.strip()
     if number is None and stripped.startswith("00"):
         number = _valid_number("+" + stripped[2:], None)
-    return None if number is None else phonenumbers.format_number(number, E164)
+    return number
 
 
 def _valid_number(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -86,15 +110,16 @@ def _valid_number(text: str, region: str | None) -> phonenumbers.PhoneNumber | N
 
 
 def check_phones(pairs: Iterable[tuple[str, str | None]]) -> pa.Table:
-    """One row per (phone_text, phone_region) pair with its phone_e164 (NULL if invalid)."""
-    texts, regions, numbers = [], [], []
+    """One row per (phone_text, phone_region) pair: phone_e164 and phone_type (NULL if invalid)."""
+    texts, regions, numbers, kinds = [], [], [], []
     for text, region in pairs:
         texts.append(text)
         regions.append(region)
-        numbers.append(phone_e164(text, region))
+        number, kind = phone_check(text, region)
+        numbers.append(number)
+        kinds.append(kind)
+    columns = ("phone_text", "phone_region", "phone_e164", "phone_type")
     return pa.table(
-        {"phone_text": texts, "phone_region": regions, "phone_e164": numbers},
-        schema=pa.schema(
-            [(name, pa.string()) for name in ("phone_text", "phone_region", "phone_e164")]
-        ),
+        dict(zip(columns, (texts, regions, numbers, kinds), strict=True)),
+        schema=pa.schema([(name, pa.string()) for name in columns]),
     )

@@ -70,8 +70,14 @@ def prepare_export(
     as_of: dt.date,
     playbook: str | None = None,
     channel: str | None = None,
+    contacts_run_id: int | None = None,
 ) -> PreparedExport:
-    """Write every file of this run's export into a private temporary folder."""
+    """Write every file of this run's export into a private temporary folder.
+
+    `contacts_run_id` names the contacts (and their suppressions) that decide
+    who may still be written: the run's own by default; a re-export passes the
+    sources as they are now, so that it can only drop people.
+    """
     root = pipeline.run.exports
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     recover_exports(con, root)
@@ -80,22 +86,36 @@ def prepare_export(
     staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir(mode=0o700)
+    contacts = {"contacts_run_id": run_id if contacts_run_id is None else contacts_run_id}
+    run_sql(
+        con,
+        "contacts/channel_problems.sql",
+        contacts,
+        prefix="CREATE OR REPLACE TEMP TABLE channel_problems AS",
+    )
     run_sql(
         con,
         "exports/export_rows.sql",
-        {"run_id": run_id},
+        {"run_id": run_id, **contacts},
         prefix="CREATE OR REPLACE TEMP TABLE export_rows AS",
     )
-    files = []
+    drops = run_sql(con, "exports/export_drops.sql", {"run_id": run_id}).fetchall()
+    files, covers = [], []
     for book in pipeline.playbooks:
         if playbook and book.name != playbook:
             continue
         for medium in book.channels:
             if channel and medium != channel:
                 continue
+            covers.append([book.name, medium])
             files += _write_file(con, pipeline, staging_dir, book, medium)
-    con.execute("DROP TABLE export_rows")
     manifest = _manifest(con, pipeline, run_id, as_of, files, playbook, channel)
+    manifest["covers"] = covers  # the (playbook, channel) pairs whose sends this export sets
+    manifest["dropped_since_run"] = [
+        {"playbook": book, "channel": medium, "reason": reason, "users": users}
+        for book, medium, reason, users in drops
+        if (playbook is None or book == playbook) and (channel is None or medium == channel)
+    ]
     (staging_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     os.chmod(staging_dir / "manifest.json", 0o600)
     verify_export(staging_dir)
@@ -103,9 +123,10 @@ def prepare_export(
 
 
 def record_sends(con: duckdb.DuckDBPyConnection, prepared: PreparedExport, run_id: int) -> int:
-    """Replace this run's sends for the exported files (re-exporting never double-counts)."""
+    """Replace this run's sends for the pairs the export covers (re-exporting never
+    double-counts, and a pair whose users were all dropped loses its sends)."""
     params = {"run_id": run_id, "as_of": prepared.manifest["as_of"]}
-    pairs = {(f["playbook"], f["channel"]) for f in prepared.manifest["files"]}
+    pairs = {tuple(pair) for pair in prepared.manifest["covers"]}
     con.execute("CREATE OR REPLACE TEMP TABLE exported_pairs (playbook VARCHAR, channel VARCHAR)")
     if pairs:
         con.executemany("INSERT INTO exported_pairs VALUES (?, ?)", sorted(pairs))
@@ -116,7 +137,8 @@ def record_sends(con: duckdb.DuckDBPyConnection, prepared: PreparedExport, run_i
     )
     params["folder"] = prepared.final_dir.name
     run_sql(con, "exports/sends.sql", params, prefix="INSERT INTO sends BY NAME")
-    con.execute("DROP TABLE exported_pairs")
+    for table in ("exported_pairs", "export_rows", "channel_problems"):
+        con.execute(f"DROP TABLE {table}")
     return sum(f["rows"] for f in prepared.manifest["files"])
 
 

@@ -1,0 +1,168 @@
+"""A CSV reader where a broken line costs that line, never the file.
+
+Contact and suppression files decide who may be emailed, so none of their
+rows may vanish and none may fail the run: a CRM export with one stray quote,
+one row with a field too many, or mixed line endings must still be read, and
+the broken lines must come back (with their text) so that the caller can
+suppress whatever addresses they carry. DuckDB's reader drops such lines, or
+refuses the whole file when its sniffer cannot settle on a dialect, so these
+small files are read here instead.
+
+Rules: the first line is the header; the delimiter is the one of `,` `;` tab
+`|` that the header uses most; lines end with CRLF, LF or CR, in any mix. A
+line whose quotes are unbalanced is joined with the following lines (a quoted
+field may hold a line break) only when that gives a record with the header's
+field count; otherwise the line alone is malformed. Undecodable bytes become
+U+FFFD (so such a value never matches a consent spelling or a valid address).
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import lzma
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+DELIMITERS = (",", ";", "\t", "|")
+LINE_BREAK = re.compile(r"\r\n|\n|\r")
+MAX_JOINED_LINES = 50  # a quoted field with more line breaks than this is not a contact
+OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+@dataclass(frozen=True)
+class CsvRead:
+    """Every line of the files: well-formed records as text columns, broken lines as text.
+
+    `table` has file_index, file_row (the record's first line number), one
+    text column per header name (NULL on malformed lines), `malformed_reason`
+    (NULL when the line is fine) and `source_text` (the raw text of a malformed
+    line). `columns` are the header names, in the first file's order.
+    """
+
+    columns: list[str]
+    table: pa.Table
+    delimiter: str
+
+
+def read_csv_files(files: list[str]) -> CsvRead:
+    """Read every file (one header each; columns are matched by name)."""
+    columns: list[str] = []
+    records: dict[str, list] = {"file_index": [], "file_row": []}
+    values: dict[str, list[str | None]] = {}
+    problems: list[str | None] = []
+    texts: list[str | None] = []
+    delimiter = ","
+    for file_index, path in enumerate(files):
+        lines = LINE_BREAK.split(_read_text(path))
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            continue
+        delimiter = _delimiter(lines[0])
+        header = [name.strip() for name in _split(lines[0], delimiter)]
+        for name in header:
+            if name not in values:
+                columns.append(name)
+                values[name] = [None] * len(problems)
+        for line_number, fields, problem, text in _records(lines, header, delimiter):
+            records["file_index"].append(file_index)
+            records["file_row"].append(line_number)
+            problems.append(problem)
+            texts.append(text)
+            for name in columns:
+                values[name].append(None)
+            if fields is not None:
+                for name, value in zip(header, fields, strict=True):
+                    values[name][-1] = value
+    table = pa.table(
+        {
+            "file_index": pa.array(records["file_index"], pa.int32()),
+            "file_row": pa.array(records["file_row"], pa.int64()),
+            **{name: pa.array(values[name], pa.string()) for name in columns},
+            "malformed_reason": pa.array(problems, pa.string()),
+            "source_text": pa.array(texts, pa.string()),
+        }
+    )
+    return CsvRead(columns, table, delimiter)
+
+
+def split_fields(text: str, delimiter: str) -> list[str]:
+    """The fields of one line as best they can be told, for a malformed line's values:
+    split on the delimiter and on line breaks, quotes and surrounding spaces removed."""
+    return [
+        field.strip().strip('"').strip()
+        for part in LINE_BREAK.split(text)
+        for field in part.split(delimiter)
+    ]
+
+
+def _records(lines: list[str], header: list[str], delimiter: str):
+    """(line number, fields or None, problem or None, raw text or None) per record."""
+    width = len(header)
+    index = 1
+    while index < len(lines):
+        line = lines[index]
+        number = index + 1
+        index += 1
+        if not line.strip():
+            continue  # blank lines hold nobody
+        if '"' not in line:
+            fields = line.split(delimiter)
+            if len(fields) == width:
+                yield number, fields, None, None
+            else:
+                yield number, None, _count_problem(len(fields), width), line
+            continue
+        joined, used = _balanced(lines, index - 1)
+        try:
+            fields = _split(joined, delimiter)
+        except csv.Error as exc:
+            yield number, None, f"unreadable: {exc}", line
+            continue
+        if len(fields) == width:
+            index += used - 1
+            yield number, fields, None, None
+        elif used > 1:
+            yield number, None, "unbalanced quote", line
+        else:
+            yield number, None, _count_problem(len(fields), width), line
+
+
+def _balanced(lines: list[str], start: int) -> tuple[str, int]:
+    """The line at `start`, joined with following ones until its quotes balance."""
+    text = lines[start]
+    used = 1
+    while text.count('"') % 2 and used < MAX_JOINED_LINES and start + used < len(lines):
+        text += "\n" + lines[start + used]
+        used += 1
+    return text, used
+
+
+def _count_problem(fields: int, width: int) -> str:
+    return f"{fields} fields where the header has {width}"
+
+
+def _split(text: str, delimiter: str) -> list[str]:
+    return next(csv.reader([text], delimiter=delimiter, strict=True))
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_text(path: str) -> str:
+    for suffix, opener in OPENERS.items():
+        if path.lower().endswith(suffix):
+            with opener(path, "rb") as handle:
+                data = handle.read()
+            break
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    return data.decode("utf-8-sig", errors="replace")
