@@ -91,3 +91,12 @@ def run(write_pipeline):
 def query(warehouse: Path, sql: str, params: dict | None = None) -> pd.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql, params or {}).df()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_clone_stays_clean():
+    """Tests write only below their own temporary folders: no out/ in the clone."""
+    before = {p.name for p in REPO.iterdir()}
+    yield
+    created = sorted({p.name for p in REPO.iterdir()} - before - {".pytest_cache", ".hypothesis"})
+    assert created == [], f"the test run left {created} in the clone"

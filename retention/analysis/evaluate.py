@@ -51,8 +51,11 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
     if horizon_days not in scores.horizons_days:
         scores = dataclasses.replace(scores, horizons_days=(*scores.horizons_days, horizon_days))
     with tempfile.TemporaryDirectory(prefix="retention-evaluate-") as scratch:
+        # The calibration run's lists go to the scratch folder, never to the live exports.
         calibration = dataclasses.replace(pipeline, scores=scores).with_overrides(
-            as_of=as_of, warehouse=Path(scratch) / "calibration.duckdb"
+            as_of=as_of,
+            warehouse=Path(scratch) / "calibration.duckdb",
+            exports=Path(scratch) / "exports",
         )
         log.info("calibration run at %s", as_of)
         result = run_pipeline(calibration)

@@ -40,7 +40,7 @@ def check_output_paths(where: str, warehouse_value: str, exports_value: str, pip
             f"{shown_warehouse}: expected a path outside the exports folder {exports}, "
             "which is handed to campaign tools"
         )
-    for source in (pipeline.events, pipeline.contacts, pipeline.costs):
+    for source in (pipeline.events, pipeline.contacts, pipeline.costs, pipeline.suppressions):
         if source is None:
             continue
         if warehouse in {_absolute(Path(f)) for f in _files(source.path)}:

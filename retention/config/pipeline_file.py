@@ -152,12 +152,19 @@ class Pipeline:
         warehouse: Path | None = None,
         exports: Path | None = None,
     ) -> Pipeline:
-        """Command-line options win over the file; overridden paths obey the same rules."""
+        """Command-line options win over the file; overridden paths obey the same rules.
+
+        A warehouse given without an exports folder gets its own, beside it
+        (`<name>-exports/`): the files of another warehouse's runs must never
+        replace the pipeline's live lists.
+        """
         run = self.run
         if as_of is not None:
             run = replace(run, as_of=as_of)
         if warehouse is not None:
             run = replace(run, warehouse=warehouse.resolve())
+            if exports is None:
+                exports = run.warehouse.with_name(f"{run.warehouse.stem}-exports")
         if exports is not None:
             run = replace(run, exports=exports.resolve())
         overridden = replace(self, run=run)

@@ -273,3 +273,14 @@ select user_tiers.run_id, runs.as_of, user_tiers.product_id, user_tiers.user_id,
 from user_tiers
 inner join runs on user_tiers.run_id = runs.run_id
 where runs.status = 'published';
+
+-- Which warehouse this is, whatever its file is called or wherever it is
+-- copied: export folders record it, so a run never replaces files another
+-- warehouse wrote.
+create table if not exists warehouse_info (
+    warehouse_id varchar not null,
+    created_at timestamp not null
+);
+insert into warehouse_info
+select cast(uuid() as varchar), cast(now() as timestamp)
+where not exists (select 1 from warehouse_info);

@@ -42,6 +42,8 @@ CHANNEL_COLUMNS = {
     "sms": "phone_e164",
     "call": "phone_e164",
 }
+# Cells a spreadsheet would run as a formula (OWASP CSV injection).
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 # Private work folders: ".<folder>.<pid>.tmp" while built, ".<folder>.old" while replaced.
@@ -82,7 +84,7 @@ def prepare_export(
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     recover_exports(con, root)
     final_dir = root / export_name(run_id, playbook, channel)
-    _check_written_here(con, final_dir, pipeline.path)
+    _check_written_here(con, final_dir)
     staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir(mode=0o700)
@@ -218,11 +220,13 @@ def _checks_out(folder: Path) -> bool:
     return True
 
 
-def _check_written_here(con: duckdb.DuckDBPyConnection, final: Path, pipeline: Path) -> None:
+def _check_written_here(con: duckdb.DuckDBPyConnection, final: Path) -> None:
     """Refuse to replace an export folder that this warehouse's runs did not write.
 
     Ours: the published ledger has sends from it, or its manifest names this
-    pipeline file (a partial export whose sends a later full export took over).
+    warehouse's id (a partial export whose sends a later full export took
+    over). The id lives in the warehouse, so a copy or a backtest warehouse
+    under another name is another warehouse.
     """
     if not final.exists() or _published_sends(con, final.name):
         return
@@ -230,11 +234,15 @@ def _check_written_here(con: duckdb.DuckDBPyConnection, final: Path, pipeline: P
         manifest = json.loads((final / "manifest.json").read_text())
     except (OSError, ValueError):
         manifest = {}
-    if manifest.get("pipeline") != str(pipeline):
+    if manifest.get("warehouse_id") != warehouse_id(con):
         raise RetentionError(
             f"export folder {final} already exists and was not written by this warehouse; "
             "move it away or set another [run] exports folder"
         )
+
+
+def warehouse_id(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT warehouse_id FROM warehouse_info").fetchall()[0][0]
 
 
 def verify_export(folder: Path) -> None:
@@ -256,16 +264,17 @@ def verify_export(folder: Path) -> None:
 def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> list[dict]:
     """COPY one playbook/channel to one file or to numbered parts; returns manifest entries."""
     params = {"playbook": book.name, "channel": medium}
-    offer_columns = "".join(
-        f", $offer_{i} AS {quote_identifier(k)}" for i, (k, _) in enumerate(book.offer)
-    )
     params |= {f"offer_{i}": value for i, (_, value) in enumerate(book.offer)}
     address = CHANNEL_COLUMNS[medium]
     order = "clv DESC NULLS LAST, user_id" if medium == "call" else "product_id, user_id"
+    texts = [address, "user_id", "product_id", "tier", "playbook"]
+    texts += [f"$offer_{i} AS {quote_identifier(k)}" for i, (k, _) in enumerate(book.offer)]
+    escape = pipeline.exports.format == "csv"
+    cells = [_text_cell(c, escape and c != "phone_e164") for c in texts]
+    tail = [_text_cell(c, escape) for c in ("rfm_segment", "tier_reason")]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE export_file AS "
-        f"SELECT {address}, user_id, product_id, tier, playbook{offer_columns}, "
-        "clv, p_alive, rfm_segment, tier_reason FROM export_rows "
+        f"SELECT {', '.join(cells)}, clv, p_alive, {', '.join(tail)} FROM export_rows "
         f"WHERE playbook = $playbook AND channel = $channel ORDER BY {order}",
         params,
     )
@@ -295,6 +304,23 @@ def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> lis
     return _count_rows(con, folder, entries, fmt)
 
 
+def _text_cell(column: str, escape: bool) -> str:
+    """A text column, formula-safe when `escape`.
+
+    A cell that starts with = + - @, a tab or a carriage return gets a
+    leading ' (OWASP's advice against CSV injection), so a spreadsheet shows
+    it as text instead of running it. The caller leaves E.164 phones alone
+    (+ and digits are never a formula, and tools must read them as they are).
+    """
+    expression, _, name = column.partition(" AS ")
+    if not escape:
+        return column
+    return (
+        f"CASE WHEN regexp_matches({expression}, {quote_literal(FORMULA_START)}) "
+        f"THEN chr(39) || {expression} ELSE {expression} END AS {name or column}"
+    )
+
+
 def _count_rows(con, folder: Path, entries: list[dict], fmt: str) -> list[dict]:
     for entry in entries:
         path = quote_literal(str(folder / entry["file"]))
@@ -317,8 +343,15 @@ def _manifest(con, pipeline: Pipeline, run_id, as_of, files, playbook, channel) 
         "run_id": run_id,
         "as_of": str(as_of),
         "pipeline": str(pipeline.path),
+        "warehouse": str(pipeline.run.warehouse),
+        "warehouse_id": warehouse_id(con),
         "filter": {"playbook": playbook, "channel": channel},
         "files": files,
+        "csv_formula_escaping": (
+            "cells starting with = + - @ tab or CR get a leading ' (E.164 phones exempt)"
+            if pipeline.exports.format == "csv"
+            else "none (not CSV)"
+        ),
         "users_by_outcome": dict(rows),
     }
 
