@@ -9,6 +9,7 @@ was not pointed at. Only statements that read are accepted.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -23,6 +24,8 @@ READING = {
     duckdb.StatementType.EXPLAIN,
 }
 FORMATS = ("table", "csv", "json", "parquet")
+LEADING_COMMENT = re.compile(r"^\s*(--[^\n]*(\n|$)|/\*.*?\*/)", re.S)
+EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN(\s*\((?:[^()]|\([^()]*\))*\)|\s+ANALY[SZ]E\b)?", re.I)
 
 
 def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
@@ -41,20 +44,63 @@ def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
 def run_query(database: Path, sql: str) -> tuple[pa.Table, str]:
     """The result as an Arrow table, and DuckDB's own text rendering of it."""
     with connect_read_only(database) as con:
-        statements = _parse(con, sql)
-        if len(statements) != 1:
-            raise RetentionError(f"give one statement, not {len(statements)}")
-        kind = statements[0].type
-        if kind not in READING:
-            raise RetentionError(
-                f"only statements that read are allowed (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN); "
-                f"this one is {kind.name}"
-            )
+        check_read_only(con, sql)
         try:
             relation = con.sql(sql)
             return relation.to_arrow_table(), str(relation)
         except duckdb.Error as exc:
             raise RetentionError(f"the query failed: {_first_line(exc)}") from None
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but one statement that reads.
+
+    DuckDB's parser reports one type per statement; only SELECT (which
+    includes WITH, FROM-first, VALUES, DESCRIBE, SHOW and SUMMARIZE) and
+    EXPLAIN are let through, and an EXPLAIN only of a SELECT: EXPLAIN ANALYZE
+    runs the statement it explains.
+    """
+    statements = _parse(con, sql)
+    if len(statements) != 1:
+        raise RetentionError(f"give one statement, not {len(statements)}")
+    kind = _kind(statements[0])
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = _explained(sql)
+        try:
+            inner_statements = _parse(con, inner) if inner else []
+        except RetentionError:
+            inner_statements = []
+        inner_kinds = [_kind(statement) for statement in inner_statements]
+        if inner_kinds != [duckdb.StatementType.SELECT]:
+            raise RetentionError(
+                "EXPLAIN is allowed only of a SELECT (EXPLAIN ANALYZE runs the statement it "
+                "explains)"
+            )
+    elif kind not in READING:
+        raise RetentionError(
+            f"only statements that read are allowed (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN); "
+            f"this one is {kind.name if kind else 'of a kind this DuckDB cannot name'}"
+        )
+
+
+def _kind(statement) -> duckdb.StatementType | None:
+    """The statement's type; None for one the Python binding has no name for."""
+    try:
+        return statement.type
+    except ValueError:
+        return None
+
+
+def _explained(sql: str) -> str | None:
+    """The statement an EXPLAIN explains, after comments and EXPLAIN's own options."""
+    text = sql
+    while True:
+        stripped = LEADING_COMMENT.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped
+    match = EXPLAIN_PREFIX.match(text)
+    return text[match.end() :] if match else None
 
 
 def write_result(table: pa.Table, fmt: str, out: Path | None) -> str | None:
