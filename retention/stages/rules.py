@@ -20,6 +20,7 @@ import duckdb
 
 from retention.config.defaults import Rule
 from retention.errors import ConfigError
+from retention.stages.rule_safety import rule_problem
 from retention.warehouse.sql_files import quote_identifier, quote_literal
 
 IDENTIFIER = re.compile(r'"([^"]+)"|\b([A-Za-z_][A-Za-z0-9_]*)\b')
@@ -73,6 +74,13 @@ def check_rules(
     """Fail with one sentence if a rule does not parse or names an unknown column."""
     columns = [row[0] for row in con.execute(f"DESCRIBE {relation}").fetchall()]
     for rule in rules:
+        unsafe = rule_problem(con, rule.rule)
+        if unsafe:
+            raise ConfigError(
+                f'{where} "{rule.name}": rule "{rule.rule}" cannot be used ({unsafe}); a rule '
+                "is an expression over the columns: operators, comparisons, CASE, casts and "
+                "plain functions such as coalesce, round or date_diff"
+            )
         probe = f"SELECT CAST(({rule.rule}) AS BOOLEAN) AS matches FROM {relation} LIMIT 0"
         try:
             statements = con.extract_statements(f"SELECT {rule.rule}")

@@ -14,6 +14,7 @@ from retention.config.pipeline_file import (
     EVENTS_FIELDS,
     FEATURES_FIELDS,
     RUN_FIELDS,
+    SUPPRESSION_COLUMNS,
     TOP_LEVEL,
     VALIDATION_FIELDS,
     load_pipeline,
@@ -431,8 +432,30 @@ KEY_CASES += [
         VALID + f'[source.{source}]\npath = "f.csv"\n[source.{source}.columns]\n{key} = 0\n',
         f"[source.{source}.columns] {key} = 0: expected a non-empty string",
     )
-    for source, keys in (("contacts", CONTACT_COLUMNS), ("costs", COST_COLUMNS))
+    for source, keys in (
+        ("contacts", CONTACT_COLUMNS),
+        ("costs", COST_COLUMNS),
+        ("suppressions", SUPPRESSION_COLUMNS),
+    )
     for key in keys
+]
+KEY_CASES += [
+    (
+        VALID + '[source.suppressions]\npath = ""\n',
+        '[source.suppressions] path = "": expected a non-empty string',
+    ),
+    (
+        VALID.replace("[source.events]", "[source]\nsuppressions = 1\n[source.events]"),
+        "[source.suppressions] must be a table of keys",
+    ),
+    (
+        VALID + '[source.suppressions]\npath = "s.csv"\ncolumns = 1\n',
+        "[source.suppressions.columns] must be a table of keys",
+    ),
+    (
+        VALID + '[source.suppressions]\npath = "s.csv"\nformat = "xls"\n',
+        '[source.suppressions] format = "xls": expected one of "auto", "csv", "parquet", "json"',
+    ),
 ]
 KEY_CASES += [
     (
@@ -598,7 +621,11 @@ def schema_keys() -> set[str]:
     keys = {f"run.{k}" for k in RUN_FIELDS} | {f"source.events.{k}" for k in EVENTS_FIELDS}
     keys |= {f"source.events.columns.{k}" for k in EVENT_COLUMNS}
     keys |= {f"source.events.event_types.{k}" for k in EVENT_TYPES}
-    for source, columns in (("contacts", CONTACT_COLUMNS), ("costs", COST_COLUMNS)):
+    for source, columns in (
+        ("contacts", CONTACT_COLUMNS),
+        ("costs", COST_COLUMNS),
+        ("suppressions", SUPPRESSION_COLUMNS),
+    ):
         keys |= {f"source.{source}.{k}" for k in ("path", "format")}
         keys |= {f"source.{source}.columns.{k}" for k in columns}
         keys |= {f"source.{source}", f"source.{source}.columns"}
@@ -631,3 +658,28 @@ def test_playbook_filter_that_is_not_sql_names_the_playbook(tmp_path):
         '(Binder Error: Referenced column "core" not found in FROM clause!'
     )
     assert "; columns are: run_id, product_id, user_id, " in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("(SELECT count(*) FROM read_text('/etc/shadow')) > 0", "a subquery is not allowed"),
+        ("enable_logging(storage := 'file') IS NULL", "the function enable_logging() is not"),
+        ("length(getenv('HOME')) > 0", "the function getenv() is not allowed"),
+        ("sum(clv) OVER () > 0", "a window function is not allowed"),
+    ],
+)
+def test_rules_that_read_or_write_files_are_refused_before_they_run(tmp_path, rule, problem):
+    tiers = f'[[tiers]]\nname = "core"\nrule = "{rule}"\n[[tiers]]\nname = "valid"\nrule = "true"\n'
+    pipeline = load_text(tmp_path, VALID + tiers)
+    with pytest.raises(ConfigError) as error:
+        check_policies(pipeline)
+    assert f'[[tiers]] "core": rule "{rule}" cannot be used ({problem}' in str(error.value)
+
+
+def test_a_playbook_filter_with_a_table_function_names_the_playbook(tmp_path):
+    text = VALID + PLAYBOOK + "filter = \"(SELECT 1 FROM read_csv('/etc/passwd')) = 1\"\n"
+    with pytest.raises(ConfigError) as error:
+        check_policies(load_text(tmp_path, text))
+    assert '[[playbooks]] filter of "a"' in str(error.value)
+    assert "a subquery is not allowed in a rule" in str(error.value)
