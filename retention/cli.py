@@ -80,6 +80,15 @@ def output_options(command):
     return wrapper
 
 
+def overwrite_option(command):
+    """--overwrite: let --out replace an existing file (never the warehouse or a source)."""
+    return click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace an existing --out file (never the warehouse, a source or a database).",
+    )(command)
+
+
 def json_option(command):
     """--json: print the result's to_dict() as one JSON object on stdout (progress on stderr)."""
 
@@ -228,8 +237,9 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     show_default=True,
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@overwrite_option
 @output_options
-def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
+def sql_command(database: Path, query: str, fmt: str, out: Path | None, overwrite: bool) -> None:
     """Run a read-only QUERY on the published warehouse DATABASE.
 
     Works while a run is writing. Statements that would write, attach other
@@ -247,7 +257,7 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
             raise click.UsageError("--out needs --format csv, json or parquet")
         click.echo(rendered, nl=False)
         return
-    text = write_result(table, fmt, out)
+    text = write_result(table, fmt, out, database, overwrite)
     if text is not None:
         click.echo(text, nl=False)
     else:
@@ -261,8 +271,9 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write (default: report.html beside the warehouse).",
 )
+@overwrite_option
 @output_options
-def report(pipeline: Path, out: Path | None) -> None:
+def report(pipeline: Path, out: Path | None, overwrite: bool) -> None:
     """Write an offline HTML report of the published run of PIPELINE.
 
     One self-contained file (no network): tiers, migrations, RFM segments,
@@ -273,10 +284,13 @@ def report(pipeline: Path, out: Path | None) -> None:
     Example:
       retention report pipelines/sample.toml --out report.html
     """
+    from retention.config.paths import input_files
     from retention.report.page import build_report
 
-    warehouse = retention.load_pipeline(pipeline).run.warehouse
-    written = build_report(warehouse, out or warehouse.with_name("report.html"))
+    settings = retention.load_pipeline(pipeline)
+    warehouse = settings.run.warehouse
+    target = out or warehouse.with_name("report.html")
+    written = build_report(warehouse, target, input_files(settings), overwrite)
     click.echo(f"report: {written}")
 
 

@@ -55,6 +55,16 @@ def check_output_paths(where: str, warehouse_value: str, exports_value: str, pip
             )
 
 
+def input_files(pipeline) -> tuple[Path, ...]:
+    """The pipeline file and every file its sources read: what no output may replace."""
+    files = [Path(pipeline.path)]
+    for source in (pipeline.events, pipeline.contacts, pipeline.costs, pipeline.suppressions):
+        if source is not None:
+            folder = _read_folder(source.path)
+            files += [Path(f) for f in _files(source.path)] + ([folder] if folder else [])
+    return tuple(files)
+
+
 def _absolute(path: Path) -> Path:
     return Path(os.path.realpath(path))
 

@@ -21,6 +21,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8
 FIRST_COLOUR = "#222222"  # the reference series ("all users") is drawn dark and thicker
 MISSING = "–"
 
+GENERATOR = "retention report"  # marks a file `retention report` may write again
+
 
 def esc(value: object) -> str:
     """Text from anywhere, safe inside HTML text and quoted attributes."""
@@ -350,6 +352,7 @@ def page(title: str, heading: str, facts: list[tuple[str, str]], nav, main: str)
     links = "".join(f'<li><a href="#{esc(anchor)}">{esc(label)}</a></li>' for anchor, label in nav)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="generator" content="{GENERATOR}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" '
         "content=\"default-src 'none'; style-src 'unsafe-inline'\">"

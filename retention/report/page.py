@@ -22,9 +22,11 @@ import duckdb
 
 from retention.config.defaults import TIERS
 from retention.errors import WarehouseError
+from retention.output_files import check_target, write_text_atomically
 from retention.report import charts, metrics
 from retention.report.charts import esc, fmt_int, fmt_money, fmt_num, fmt_pct
 from retention.report.metrics import DAILY_WINDOW_DAYS
+from retention.warehouse.publish import warehouse_files
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,17 @@ FIT_FACTS = {
 }  # fmt: skip
 
 
-def build_report(warehouse: Path, out: Path) -> Path:
-    """Write the HTML report of the warehouse's published run to `out`; return `out`."""
+def build_report(
+    warehouse: Path, out: Path, protected: tuple[Path, ...] = (), overwrite: bool = False
+) -> Path:
+    """Write the HTML report of the warehouse's published run to `out`; return `out`.
+
+    `out` may replace an earlier report (or any file with `overwrite`), never
+    the warehouse, its companions or the `protected` files (the pipeline and
+    its sources). The report holds per-product aggregates only, no user-level
+    rows, so it is written 0644 to be shared.
+    """
+    check_target(out, "--out", (*warehouse_files(warehouse), *protected), _is_report, overwrite)
     started = time.perf_counter()
     with _connect(warehouse) as con:
         run = _published_run(con, warehouse)
@@ -52,11 +63,19 @@ def build_report(warehouse: Path, out: Path) -> Path:
         ]
     page = _page(run, products, sections)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")  # never leave half a report behind
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(out)
+    write_text_atomically(out, page, mode=0o644)
     log.info("report %s (%d KB) in %.1f s", out, len(page) // 1024, time.perf_counter() - started)
     return out
+
+
+def _is_report(path: Path) -> bool:
+    """Whether `path` is a report this command wrote (its generator tag near the top)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return f'<meta name="generator" content="{charts.GENERATOR}">'.encode() in head
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,14 @@ from retention.warehouse.schema import create_schema
 DEFAULT_STORAGE_VERSION = "v1.0.0"
 
 
+def warehouse_files(path: Path) -> tuple[Path, ...]:
+    """The warehouse file and the companions a run makes beside it (never to be replaced)."""
+    path = Path(path)
+    return tuple(
+        path.with_name(path.name + suffix) for suffix in ("", ".wal", ".building", ".lock")
+    )
+
+
 @contextlib.contextmanager
 def open_warehouse(
     path: Path,

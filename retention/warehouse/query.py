@@ -18,6 +18,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from retention.errors import RetentionError
+from retention.output_files import check_target, write_atomically, write_text_atomically
+from retention.warehouse.publish import warehouse_files
 
 READING = {
     duckdb.StatementType.SELECT,
@@ -103,12 +105,22 @@ def _explained(sql: str) -> str | None:
     return text[match.end() :] if match else None
 
 
-def write_result(table: pa.Table, fmt: str, out: Path | None) -> str | None:
-    """Write the result to `out` in `fmt`; returns text for stdout when out is None."""
+def write_result(
+    table: pa.Table, fmt: str, out: Path | None, database: Path, overwrite: bool = False
+) -> str | None:
+    """Write the result to `out` in `fmt`; returns text for stdout when out is None.
+
+    `out` is written whole or not at all (a temp file renamed into place),
+    0600 (results may hold contact data), never over the warehouse or its
+    companions, a DuckDB file, a symlink, or an existing file unless
+    `overwrite`.
+    """
+    if fmt == "parquet" and out is None:
+        raise RetentionError("--format parquet needs --out FILE")
+    if out is not None:
+        check_target(out, "--out", warehouse_files(database), overwrite=overwrite)
     if fmt == "parquet":
-        if out is None:
-            raise RetentionError("--format parquet needs --out FILE")
-        pq.write_table(table, out)
+        write_atomically(out, lambda handle: pq.write_table(table, handle))
         return None
     if fmt == "csv":
         sink = pa.BufferOutputStream()
@@ -118,7 +130,7 @@ def write_result(table: pa.Table, fmt: str, out: Path | None) -> str | None:
         text = json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1) + "\n"
     if out is None:
         return text
-    Path(out).write_text(text, encoding="utf-8")
+    write_text_atomically(out, text)
     return None
 
 

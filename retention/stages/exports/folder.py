@@ -33,6 +33,7 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
+from retention.output_files import write_text_atomically
 from retention.warehouse.sql_files import quote_identifier, quote_literal, run_sql
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ FORMULA_START = r"^[=+\-@\t\r]"
 
 
 # Private work folders: ".<folder>.<pid>.tmp" while built, ".<folder>.old" while replaced.
+TEMP_FILE = re.compile(r"\.LATEST\.(?P<pid>[0-9]+)\.[0-9a-f]+\.tmp")
 WORK_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.(?P<pid>[0-9]+)\.tmp")
 OLD_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.old")
 
@@ -86,8 +88,8 @@ def prepare_export(
     final_dir = root / export_name(run_id, playbook, channel)
     _check_written_here(con, final_dir)
     staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
-    shutil.rmtree(staging_dir, ignore_errors=True)
-    staging_dir.mkdir(mode=0o700)
+    _remove(staging_dir)
+    staging_dir.mkdir(mode=0o700)  # fails, never follows, if something is planted there
     contacts = {"contacts_run_id": run_id if contacts_run_id is None else contacts_run_id}
     run_sql(
         con,
@@ -118,8 +120,7 @@ def prepare_export(
         for book, medium, reason, users in drops
         if (playbook is None or book == playbook) and (channel is None or medium == channel)
     ]
-    (staging_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    os.chmod(staging_dir / "manifest.json", 0o600)
+    write_text_atomically(staging_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     verify_export(staging_dir)
     return PreparedExport(staging_dir, final_dir, manifest)
 
@@ -152,9 +153,7 @@ def commit_export(prepared: PreparedExport) -> Path:
         os.rename(final, old)
     os.rename(prepared.staging_dir, final)
     shutil.rmtree(old, ignore_errors=True)
-    latest = final.parent / ".LATEST.tmp"
-    latest.write_text(final.name + "\n")
-    os.replace(latest, final.parent / "LATEST")
+    write_text_atomically(final.parent / "LATEST", final.name + "\n")
     return final
 
 
@@ -182,6 +181,10 @@ def recover_exports(con: duckdb.DuckDBPyConnection, root: Path) -> None:
             commit_export(PreparedExport(entry, final, manifest))
         else:
             shutil.rmtree(entry, ignore_errors=True)
+    for entry in sorted(root.iterdir()):
+        temp = TEMP_FILE.fullmatch(entry.name)
+        if temp and entry.is_file() and not _running(int(temp["pid"])):
+            entry.unlink()  # a LATEST pointer a killed process was writing
     for entry in sorted(root.iterdir()):
         old = OLD_FOLDER.fullmatch(entry.name)
         if old and entry.is_dir():
@@ -354,6 +357,14 @@ def _manifest(con, pipeline: Pipeline, run_id, as_of, files, playbook, channel) 
         ),
         "users_by_outcome": dict(rows),
     }
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, a folder or a symlink itself (never what a symlink points to)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _slug(name: str) -> str:
