@@ -96,6 +96,10 @@ checked as (
             when strip_blank(event_type) is null then 'missing_event_type'
             when amount_text is not null and (amount_value is null or not isfinite(amount_value))
                 then 'unparseable_amount'
+            -- beyond 1e15 in absolute value the per-user and per-day sums could
+            -- overflow (and no real order is that large): one row, not the run
+            when abs(amount_value) > 1e15 or not isfinite(amount_value)
+                then 'amount_out_of_range'
             when $amount_mapped and amount_value is null
                 and canonical_event_type in ('purchase', 'refund') then 'missing_amount'
         end as reject_reason

@@ -59,16 +59,54 @@ def test_too_many_rejections_fail_the_run_and_keep_the_rejects(write_pipeline):
 
 
 def test_duplicate_event_ids_are_dropped_and_counted(run):
-    result, warehouse = run(FIXTURES / "events_duplicates.csv")
-    staged = query(warehouse, "SELECT event_id, event_time FROM stg_events ORDER BY event_time")
-    # d1 three times -> once (the earliest copy); rows without event_id are never duplicates.
-    assert list(staged.event_id.fillna("-")) == ["d1", "d2", "-", "-"]
+    result, warehouse = run(FIXTURES / "events_duplicates.csv", extra=PERMISSIVE)
+    staged = query(
+        warehouse,
+        "SELECT product_id, event_id, event_time FROM stg_events ORDER BY event_time, product_id",
+    )
+    # d1: the earliest copy is kept, its exact twin is a duplicate, and the copy
+    # at 10:00:05 is not the same event: it is rejected as conflicting_duplicate.
+    # d2 in another product is another event; rows without event_id are never
+    # duplicates.
+    assert list(zip(staged.product_id, staged.event_id.fillna("-"), strict=True)) == [
+        ("shop", "d1"),
+        ("app", "d2"),
+        ("shop", "d2"),
+        ("shop", "-"),
+        ("shop", "-"),
+    ]
     assert staged.event_time[0] == pd.Timestamp("2024-06-01 10:00:00")
     counts = result.counts
-    assert (counts.rows_read, counts.rows_duplicate, counts.rows_after_as_of) == (7, 2, 1)
+    assert (counts.rows_read, counts.rows_duplicate, counts.rows_after_as_of) == (9, 2, 1)
+    assert counts.rows_rejected == 1
+    rejected = query(warehouse, "SELECT reason, event_id, event_time FROM rejected_events")
+    assert list(rejected.itertuples(index=False, name=None)) == [
+        ("conflicting_duplicate", "d1", "2024-06-01 10:00:05")
+    ]
     assert counts.rows_read == (
         counts.rows_staged + counts.rows_rejected + counts.rows_duplicate + counts.rows_after_as_of
     )
+
+
+def test_amounts_beyond_the_bound_cost_one_row_not_the_run(run, tmp_path):
+    events = tmp_path / "big.csv"
+    events.write_text(
+        "event_id,user_id,event_time,event_type,amount,product_id,channel\n"
+        "a,u1,2024-06-01 10:00:00,order,1.7e308,shop,ads\n"
+        "b,u1,2024-06-02 10:00:00,order,1.7e308,shop,ads\n"
+        "c,u1,2024-06-03 10:00:00,order,-2e15,shop,ads\n"
+        "d,u1,2024-06-04 10:00:00,order,999999999999999,shop,ads\n"
+        "e,u2,2024-06-04 10:00:00,order,12.5,shop,ads\n"
+    )
+    result, warehouse = run(events, extra=PERMISSIVE)
+    rejected = query(warehouse, "SELECT event_id, reason FROM rejected_events ORDER BY 1")
+    assert list(rejected.itertuples(index=False, name=None)) == [
+        ("a", "amount_out_of_range"),
+        ("b", "amount_out_of_range"),
+        ("c", "amount_out_of_range"),
+    ]
+    revenue = query(warehouse, "SELECT user_id, revenue_total FROM user_features ORDER BY 1")
+    assert list(revenue.revenue_total) == [999999999999999.0, 12.5]
 
 
 def test_staged_events_stay_out_of_the_warehouse_unless_kept(run):

@@ -41,6 +41,7 @@ MAX_EVENT_TIME = dt.date(2200, 1, 1)
 STAGING_MODELS = (
     ("usable_events", "VIEW"),
     ("duplicate_keys", "TABLE"),
+    ("repeated_copies", "TABLE"),
     ("first_copies", "TABLE"),
     ("stg_events", "VIEW"),
 )
@@ -117,7 +118,14 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     )
     for name, kind in STAGING_MODELS:
         run_sql(con, f"staging/{name}.sql", {}, prefix=f"CREATE TEMP {kind} {name} AS")
+    conflicting = run_sql(
+        con,
+        "staging/rejected_conflicting_copies.sql",
+        params,
+        prefix="INSERT INTO rejected_events BY NAME",
+    ).fetchall()[0][0]
     read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchall()[0]
+    rejected += conflicting
     staged = con.execute("SELECT count(*) FROM stg_events").fetchall()[0][0]
     if pipeline.run.keep_staged_events:
         con.execute(
