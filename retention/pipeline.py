@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import logging
 import time
 from collections.abc import Iterator
 
 import duckdb
 
+from retention.config.paths import check_outputs_writable
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
 from retention.results import RunResult, StageTime, StepTime
@@ -24,6 +26,7 @@ from retention.stages.exports.folder import (
     discard_export,
     discard_unpublished_exports,
     prepare_export,
+    prune_exports,
     record_sends,
     recover_exports,
 )
@@ -49,8 +52,18 @@ log = logging.getLogger(__name__)
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
     """Run every stage of the pipeline and publish the run; raise on any failure."""
+    try:
+        return _run_pipeline(pipeline)
+    except OSError as exc:
+        raise _disk_error(exc, pipeline) from None
+    except duckdb.IOException as exc:
+        raise _disk_error(exc, pipeline) from None
+
+
+def _run_pipeline(pipeline: Pipeline) -> RunResult:
     started = time.perf_counter()
     check_policies(pipeline)
+    check_outputs_writable(pipeline)
     settings = pipeline.run
     failure: Exception | None = None
     with open_warehouse(
@@ -86,6 +99,9 @@ def run_pipeline(pipeline: Pipeline) -> RunResult:
     export_dir = commit_export(prepared) if prepared.manifest["files"] else None
     if export_dir is None:
         discard_export(prepared)
+    keep = pipeline.exports.keep_runs or settings.keep_runs
+    for removed in prune_exports(settings.exports, keep, prepared.manifest["warehouse_id"]):
+        log.info("  deleted export folder %s (older than the last %d runs)", removed.name, keep)
     return RunResult(
         run_id=run_id,
         as_of=counts.as_of,
@@ -214,6 +230,21 @@ def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[l
         con.rollback()
         raise
     log.info("%s done in %.1f s", name, seconds)
+
+
+def _disk_error(exc: Exception, pipeline: Pipeline) -> Exception:
+    """A full disk or an unwritable folder as one sentence (other errors unchanged)."""
+    text = str(exc)
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+        return RetentionError(
+            f"the disk is full while writing {pipeline.run.warehouse.parent} or "
+            f"{pipeline.run.exports}; free some space (the published run is unchanged) and "
+            "run again"
+        )
+    if getattr(exc, "errno", None) in (errno.EACCES, errno.EROFS, errno.EPERM):
+        where = getattr(exc, "filename", None) or pipeline.run.warehouse.parent
+        return RetentionError(f"cannot write {where}: {exc.strerror}; check its permissions")
+    return exc
 
 
 def _describe(exc: BaseException) -> str:

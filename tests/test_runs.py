@@ -1,6 +1,8 @@
 """The runs ledger: only a fully successful run is published; failures and
 killed runs leave the previously published run in place."""
 
+import datetime as dt
+import errno
 import json
 import os
 import random
@@ -15,6 +17,7 @@ import pytest
 
 from retention.analysis.reexport import export_published
 from retention.config.pipeline_file import load_pipeline
+from retention.errors import ConfigError, RetentionError
 from retention.pipeline import run_pipeline
 from retention.stages.exports.folder import verify_export
 from tests.conftest import FIXTURES, RUN_STAGES, query
@@ -117,6 +120,7 @@ CHILD = """
 import importlib, sys, time
 command, module_name, function_name, when, match, marker, pipeline_path = sys.argv[1:]
 from retention.config.pipeline_file import load_pipeline
+from retention.errors import ConfigError, RetentionError
 from retention.analysis.reexport import export_published
 from retention.pipeline import run_pipeline
 module = importlib.import_module(module_name)
@@ -315,3 +319,37 @@ def test_history_keeps_tiers_and_trims_per_user_detail(run):
     assert sorted(history.run_id) == [1, 2, 3] and set(history.n) == {3}
     moves = query(warehouse, "SELECT from_tier, to_tier, users FROM tier_transitions")
     assert (moves.from_tier == moves.to_tier).all() and moves.users.sum() == 3
+
+
+def test_old_export_folders_are_deleted_but_their_sends_stay(campaign_pipeline):
+    path = campaign_pipeline
+    text = path.read_text().replace("[exports]\n", "[exports]\nkeep_runs = 2\n")
+    text = text.replace("max_contacts = 1", "max_contacts = 0")  # every run sends
+    path.write_text(text)
+    for day in ("2024-06-28", "2024-06-29", "2024-06-30"):
+        run_pipeline(load_pipeline(path).with_overrides(as_of=dt.date.fromisoformat(day)))
+    exports = load_pipeline(path).run.exports
+    assert sorted(p.name for p in exports.iterdir()) == ["LATEST", "run-2", "run-3"]
+    sends = query(load_pipeline(path).run.warehouse, "SELECT DISTINCT run_id FROM sends ORDER BY 1")
+    assert list(sends.run_id) == [1, 2, 3]
+
+
+def test_an_exports_path_through_a_file_is_one_sentence_before_any_work(write_pipeline, tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    pipeline = load_pipeline(write_pipeline(FIXTURES / "events_tiny.csv"))
+    with pytest.raises(ConfigError, match=r"\[run\] warehouse: cannot create the folder"):
+        run_pipeline(pipeline)
+
+
+def test_a_full_disk_is_one_sentence_and_keeps_the_published_run(write_pipeline, monkeypatch):
+    pipeline = load_pipeline(write_pipeline(FIXTURES / "events_tiny.csv"))
+    run_pipeline(pipeline)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("retention.pipeline.build_features", full)
+    with pytest.raises(RetentionError, match=r"^the disk is full while writing .*run again$"):
+        run_pipeline(pipeline)
+    runs = query(pipeline.run.warehouse, "SELECT status FROM runs ORDER BY run_id")
+    assert list(runs.status) == ["published", "failed"]

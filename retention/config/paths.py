@@ -10,7 +10,7 @@ run would overwrite or feed back into something else:
 - the exports folder is a folder: not an existing file, and not inside a
   folder a source reads (the next run would read the export files as input).
 Export file names inside the folder come from playbook names made
-file-name-safe (see `exports._slug`), so they cannot leave it.
+file-name-safe (see `playbooks.file_slug`), so they cannot leave it.
 """
 
 from __future__ import annotations
@@ -52,6 +52,31 @@ def check_output_paths(where: str, warehouse_value: str, exports_value: str, pip
             raise ConfigError(
                 f"{shown_exports}: expected a folder outside {folder}, which "
                 f"{source.section} reads (the next run would read the export files)"
+            )
+
+
+def check_outputs_writable(pipeline) -> None:
+    """Before any work: the warehouse's folder and the exports folder can be written.
+
+    Each is created if missing; a path through a file, or a folder the process
+    may not write, is one sentence naming the key.
+    """
+    where = f"{pipeline.path}: [run]"
+    for key, folder, mode in (
+        ("warehouse", pipeline.run.warehouse.parent, 0o777),
+        ("exports", pipeline.run.exports, 0o700),  # it will hold contact data
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=mode)
+        except OSError as exc:
+            raise ConfigError(
+                f"{where} {key}: cannot create the folder {folder} ({exc.strerror}); "
+                "choose a folder this user can write"
+            ) from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"{where} {key}: the folder {folder} is not writable by this user; "
+                "change its permissions or choose another folder"
             )
 
 

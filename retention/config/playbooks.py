@@ -9,6 +9,7 @@ fields that flow into the export files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,9 @@ EXPORT_FIELDS = {
     "max_contacts": Field(integer_between(0, 1000), default=2),
     "window_days": Field(integer_between(1, 365), default=7),
     "allow_non_ascii_local": Field(boolean, default=True),
+    "keep_runs": Field(integer_between(1, 10_000), default=None),
 }
+MAX_NAME_LENGTH = 100  # a playbook name becomes part of file names (255 bytes at most)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ExportSettings:
     max_contacts: int  # 0 = no cap
     window_days: int
     allow_non_ascii_local: bool
+    keep_runs: int | None  # export folders kept; None = [run] keep_runs
 
 
 def parse_exports(document: dict[str, Any], name: str) -> ExportSettings:
@@ -75,11 +79,29 @@ def parse_playbooks(items: Any, name: str) -> tuple[Playbook, ...]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f'{where} name "{duplicates[0]}" is used twice; names must be unique')
+    slugs: dict[str, str] = {}
+    for playbook in playbooks:
+        other = slugs.setdefault(file_slug(playbook.name), playbook.name)
+        if other != playbook.name:
+            raise ConfigError(
+                f'{where} names "{other}" and "{playbook.name}" both become the file name '
+                f'"{file_slug(playbook.name)}"; rename one of them'
+            )
     return tuple(playbooks)
+
+
+def file_slug(name: str) -> str:
+    """A file-name-safe form of a playbook name (names come from the pipeline file)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "playbook"
 
 
 def _parse_playbook(item: Any, where: str) -> Playbook:
     parsed = check_table(item, PLAYBOOK_FIELDS, where, nested=("offer",))
+    if len(parsed["name"]) > MAX_NAME_LENGTH:
+        raise ConfigError(
+            f"{where} name is {len(parsed['name'])} characters long: expected at most "
+            f"{MAX_NAME_LENGTH} (it becomes part of the export file names)"
+        )
     tiers = _names(parsed["tiers"], TIERS, f"{where} tiers")
     channels = _names(parsed["channels"], CHANNELS, f"{where} channels")
     offer = parsed.get("offer", {})

@@ -441,6 +441,10 @@ KEY_CASES += [
 ]
 KEY_CASES += [
     (
+        VALID + "[exports]\nkeep_runs = 0\n",
+        "[exports] keep_runs = 0: expected a whole number from 1 to 10000",
+    ),
+    (
         VALID + '[source.suppressions]\npath = ""\n',
         '[source.suppressions] path = "": expected a non-empty string',
     ),
@@ -683,3 +687,19 @@ def test_a_playbook_filter_with_a_table_function_names_the_playbook(tmp_path):
         check_policies(load_text(tmp_path, text))
     assert '[[playbooks]] filter of "a"' in str(error.value)
     assert "a subquery is not allowed in a rule" in str(error.value)
+
+
+def test_a_playbook_name_too_long_for_a_file_name_is_refused(tmp_path):
+    text = VALID + PLAYBOOK.replace('name = "a"', f'name = "{"w" * 300}"')
+    with pytest.raises(ConfigError, match=r"name is 300 characters long: expected at most 100"):
+        load_text(tmp_path, text)
+
+
+def test_playbooks_whose_file_names_collide_are_refused(tmp_path):
+    text = VALID + PLAYBOOK.replace('"a"', '"win back"') + PLAYBOOK.replace('"a"', '"win_back"')
+    with pytest.raises(ConfigError) as error:
+        load_text(tmp_path, text)
+    assert str(error.value).endswith(
+        '[[playbooks]] names "win back" and "win_back" both become the file name "win_back"; '
+        "rename one of them"
+    )

@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
+from retention.config.playbooks import file_slug
 from retention.errors import RetentionError
 from retention.output_files import write_text_atomically
 from retention.warehouse.sql_files import quote_identifier, quote_literal, run_sql
@@ -48,6 +49,7 @@ FORMULA_START = r"^[=+\-@\t\r]"
 
 
 # Private work folders: ".<folder>.<pid>.tmp" while built, ".<folder>.old" while replaced.
+EXPORT_FOLDER = re.compile(r"run-(?P<run>[0-9]+)(?:-[A-Za-z0-9_.-]+)?")
 TEMP_FILE = re.compile(r"\.LATEST\.(?P<pid>[0-9]+)\.[0-9a-f]+\.tmp")
 WORK_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.(?P<pid>[0-9]+)\.tmp")
 OLD_FOLDER = re.compile(r"\.(?P<folder>run-[0-9]+(?:-[A-Za-z0-9_.-]+)?)\.old")
@@ -63,7 +65,7 @@ class PreparedExport:
 
 
 def export_name(run_id: int, playbook: str | None = None, channel: str | None = None) -> str:
-    parts = [f"run-{run_id}"] + [_slug(p) for p in (playbook, channel) if p]
+    parts = [f"run-{run_id}"] + [file_slug(p) for p in (playbook, channel) if p]
     return "-".join(parts)
 
 
@@ -155,6 +157,31 @@ def commit_export(prepared: PreparedExport) -> Path:
     shutil.rmtree(old, ignore_errors=True)
     write_text_atomically(final.parent / "LATEST", final.name + "\n")
     return final
+
+
+def prune_exports(root: Path, keep_runs: int, warehouse: str) -> list[Path]:
+    """Delete this warehouse's export folders of all but its newest `keep_runs` runs.
+
+    Data minimisation: old lists are copies of people's addresses that nobody
+    needs once sent. Only folders whose manifest names this warehouse's id are
+    touched; their `sends` rows stay in the warehouse.
+    """
+    by_run: dict[int, list[Path]] = {}
+    for entry in root.iterdir():
+        named = EXPORT_FOLDER.fullmatch(entry.name)
+        if not named or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            manifest = json.loads((entry / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if manifest.get("warehouse_id") == warehouse:
+            by_run.setdefault(int(named["run"]), []).append(entry)
+    kept = set(sorted(by_run)[-keep_runs:])
+    removed = [folder for run, folders in by_run.items() if run not in kept for folder in folders]
+    for folder in removed:
+        shutil.rmtree(folder)
+    return removed
 
 
 def discard_export(prepared: PreparedExport) -> None:
@@ -286,7 +313,7 @@ def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> lis
         con.execute("DROP TABLE export_file")
         return []
     fmt = pipeline.exports.format
-    stem = f"{_slug(book.name)}__{medium}"
+    stem = f"{file_slug(book.name)}__{medium}"
     parts_dir = folder / f".{stem}.parts"
     # DuckDB starts a new part once a part has passed this size, checking after
     # each block of 2,048 rows: aim 10% low so a part stays under the tool's limit.
@@ -365,11 +392,6 @@ def _remove(path: Path) -> None:
         path.unlink()
     elif path.is_dir():
         shutil.rmtree(path)
-
-
-def _slug(name: str) -> str:
-    """A file-name-safe form of a playbook name (names come from the pipeline file)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "playbook"
 
 
 def _sha256(path: Path) -> str:
