@@ -374,14 +374,28 @@ def demo(out: Path) -> None:
 @click.option("--users", type=click.IntRange(min=1), default=20_000, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--seed", type=int, default=20240630, show_default=True)
+@click.option(
+    "--rhythms",
+    is_flag=True,
+    help="Instead: three products 100x apart in rhythm (daily app, weekly shop, bimonthly "
+    "B2B), --users each, with truth.csv (every user's true alive state).",
+)
 @output_options
-def sample(users: int, out: Path, seed: int) -> None:
+def sample(users: int, out: Path, seed: int, rhythms: bool) -> None:
     """Generate a realistic, seeded event log and contacts file into --out.
 
     \b
     Example:
       retention sample --users 100000 --out data/bench
+      retention sample --rhythms --users 1500 --out data/rhythms
     """
+    if rhythms:
+        from retention.sample.rhythms import write_rhythm_sample
+
+        simulated = write_rhythm_sample(out, users_per_product=users, seed=seed)
+        click.echo(f"wrote {simulated.events_path} ({simulated.event_rows:,} events)")
+        click.echo(f"wrote {simulated.truth_path} ({simulated.users:,} users)")
+        return
     from retention.sample import write_sample
 
     summary = write_sample(out, users=users, seed=seed)

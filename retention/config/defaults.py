@@ -45,28 +45,32 @@ DEFAULT_TIERS = (
     Rule(
         "junk", "purchases = 0 AND (peak_events_per_minute >= 20 OR events_per_active_day >= 200)"
     ),
-    # Inside the two-week onboarding window: not judged yet.
-    Rule("new", "tenure_days < 14"),
-    # Top tenth of the product's CLV and still likely alive, or near-daily use.
+    # Younger than the product's typical gap between active days: not judged yet.
+    Rule("new", "tenure_days < onboarding_days"),
+    # Seen recently (for this product), and the top tenth of its CLV while
+    # likely alive, or near-daily use.
     Rule(
         "core",
-        "days_since_last_seen < 30 AND ((clv >= clv_p90 AND p_alive >= 0.5) "
+        "days_since_last_seen < recent_days AND ((clv >= clv_p90 AND p_alive >= 0.5) "
         "OR active_days_30d >= 15)",
     ),
-    # Weekly or more: at least 4 active days in the last 30.
-    Rule("active", "active_days_30d >= 4"),
-    # Seen in the last 30 days, less than weekly: a real user, not active (yet).
-    Rule("valid", "days_since_last_seen < 30"),
-    # Quiet for 30 to 90 days and a model says they are slipping away (activity
-    # or purchase P(alive) under one half): the win-back window.
+    # Weekly or more: at least 4 active days in the last 30, and seen recently.
+    Rule("active", "active_days_30d >= 4 AND days_since_last_seen < recent_days"),
+    # Seen within the product's recent window, less often: a real user, not active (yet).
+    Rule("valid", "days_since_last_seen < recent_days"),
+    # Quiet longer than the product's users usually are, not yet as long as
+    # returning users rarely stay away: the win-back window. A user who came
+    # back before has shown a rhythm of their own: they stay in it twice as long.
     Rule(
         "at_risk",
-        "days_since_last_seen < 90 AND (coalesce(p_alive_activity, 0) < 0.5 OR p_alive < 0.5)",
+        "days_since_last_seen < churn_after_days "
+        "OR (active_days >= 2 AND days_since_last_seen < 2 * churn_after_days)",
     ),
-    # Not seen for 90 days or more.
-    Rule("churned", "days_since_last_seen >= 90"),
-    # Quiet for 30 to 90 days but both models still think they are around.
-    Rule("valid", "true"),
+    # Quiet longer than returning users of this product almost ever are.
+    Rule("churned", "days_since_last_seen >= churn_after_days"),
+    # The policy must end in a rule that always holds; the rules above leave
+    # nobody for it.
+    Rule("churned", "true"),
 )
 
 

@@ -22,6 +22,7 @@ RUN_TABLES = (
     "user_scores",
     "model_params",
     "user_tiers",
+    "product_rhythm",
     "survival_curves",
     "hazard_ratios",
     "user_survival",

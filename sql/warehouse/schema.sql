@@ -284,3 +284,19 @@ create table if not exists warehouse_info (
 insert into warehouse_info
 select cast(uuid() as varchar), cast(now() as timestamp)
 where not exists (select 1 from warehouse_info);
+
+-- Each product's rhythm per run (sql/tiers/product_rhythm.sql): the windows the
+-- default tier policy uses, derived from the product's own data.
+create table if not exists product_rhythm (
+    run_id bigint not null,
+    product_id varchar not null,
+    returning_users bigint,
+    gaps bigint,
+    gap_p50_days double,
+    gap_p75_days double,
+    gap_p95_days double,
+    onboarding_days integer not null,
+    recent_days integer not null,
+    churn_after_days integer not null,
+    method varchar not null
+);

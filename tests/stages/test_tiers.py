@@ -72,12 +72,24 @@ def test_every_default_tier_is_reachable(tiers):
 def test_reason_names_the_rule_and_the_values_it_saw(tiers):
     _, rows = tiers
     reasons = dict(zip(rows.user_id, rows.reason, strict=True))
-    assert reasons["newbie"] == "new: tenure_days < 14 [tenure_days=5]"
-    assert reasons["weekly"] == "active: active_days_30d >= 4 [active_days_30d=5]"
-    assert reasons["daily"].startswith("core: days_since_last_seen < 30 AND ((clv >= clv_p90")
+    # too few users to measure this product's rhythm: the fixed 14 / 30 / 90 days
+    assert (
+        reasons["newbie"]
+        == "new: tenure_days < onboarding_days [tenure_days=5, onboarding_days=14]"
+    )
+    assert reasons["weekly"] == (
+        "active: active_days_30d >= 4 AND days_since_last_seen < recent_days "
+        "[active_days_30d=5, days_since_last_seen=1, recent_days=30]"
+    )
+    assert reasons["daily"].startswith("core: days_since_last_seen < recent_days AND ((clv >=")
     assert "active_days_30d=20" in reasons["daily"] and "clv=NULL" in reasons["daily"]
-    assert reasons["casual"] == "valid: days_since_last_seen < 30 [days_since_last_seen=20]"
-    assert reasons["gone"] == "churned: days_since_last_seen >= 90 [days_since_last_seen=394]"
+    assert reasons["casual"] == (
+        "valid: days_since_last_seen < recent_days [days_since_last_seen=20, recent_days=30]"
+    )
+    assert reasons["gone"] == (
+        "churned: days_since_last_seen >= churn_after_days "
+        "[days_since_last_seen=394, churn_after_days=90]"
+    )
 
 
 def test_exactly_one_tier_per_featured_user(tiers):
