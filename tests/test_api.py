@@ -125,8 +125,16 @@ def test_load_model_rebuilds_the_stored_fit(sample_run):
         "SELECT frequency, recency, t, p_alive FROM latest_scores "
         "WHERE product_id = 'shop' AND p_alive IS NOT NULL LIMIT 500",
     )
+    repeat = scores.frequency > 0  # one-time buyers' P(alive) takes the dropout formula
     predicted = model.p_alive(scores.frequency, scores.recency, scores.t)
-    assert predicted == pytest.approx(scores.p_alive.to_numpy(), rel=1e-9)
+    assert predicted[repeat] == pytest.approx(scores.p_alive[repeat].to_numpy(), rel=1e-9)
+    expected = query(
+        result.warehouse,
+        "SELECT frequency, recency, t, expected_purchases_90d FROM latest_scores "
+        "WHERE product_id = 'shop' AND expected_purchases_90d IS NOT NULL LIMIT 500",
+    )
+    again = model.expected_purchases(90, expected.frequency, expected.recency, expected.t)
+    assert again == pytest.approx(expected.expected_purchases_90d.to_numpy(), rel=1e-9)
 
 
 def test_load_model_names_what_is_there(sample_run):

@@ -1,6 +1,7 @@
 """The wheel ships the SQL models, the sample pipeline and data, and an
 installed copy finds them from any working directory."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,19 +12,23 @@ import pytest
 from retention.warehouse.sql_files import read_sql
 
 REPO = Path(__file__).parent.parent
+NOT_SHIPPED = (".git", ".venv*", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
 SQL_FILES = sorted(p.relative_to(REPO / "sql").as_posix() for p in (REPO / "sql").rglob("*.sql"))
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """Built from a copy of the checkout: setuptools leaves build/ where it builds."""
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "retention"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(REPO),
+            str(source),
             "--no-deps",
             "--no-build-isolation",
             "--quiet",

@@ -61,7 +61,8 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
         result = run_pipeline(calibration)
         with open_warehouse(calibration.run.warehouse) as con:
             outcomes = _outcomes(con, calibration, result.run_id, as_of, horizon_days)
-            tiers = run_sql(con, "evaluate/tier_outcomes.sql", {}).df()
+            mapped = {"amount_mapped": "amount" in pipeline.events.columns}
+            tiers = run_sql(con, "evaluate/tier_outcomes.sql", mapped).df()
             buckets = run_sql(con, "evaluate/frequency_buckets.sql", {}).df()
     model = _model_metrics(outcomes)
     evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model)

@@ -82,9 +82,10 @@ def evaluation_tables(result: Evaluation) -> str:
             f"  {'tier':<10}{'users':>8}{'active':>9}{'purchases/user':>16}{'revenue/user':>14}",
         ]
         for row in tiers.itertuples():
+            revenue = _number(row.revenue_per_user, "{:.2f}")
             lines.append(
                 f"  {row.tier:<10}{row.users:>8,}{row.share_active:>9.1%}"
-                f"{row.purchases_per_user:>16.3f}{row.revenue_per_user:>14.2f}"
+                f"{row.purchases_per_user:>16.3f}{revenue:>14}"
             )
         buckets = result.buckets[result.buckets.product_id == product]
         if len(buckets):
@@ -96,7 +97,7 @@ def evaluation_tables(result: Evaluation) -> str:
                 )
         metrics = result.model[result.model.product_id == product]
         for row in metrics.itertuples():
-            lines.append(f"  {row.metric}: {row.value:,.4g}")
+            lines.append(f"  {row.metric}: {_metric(row.value)}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -108,9 +109,29 @@ def uplift_table(results) -> str:
         f"{'diff':>9}{'95% interval':>22}{'lift':>8}"
     ]
     for row in results.itertuples():
+        values = [
+            _number(getattr(row, name), "{:.3f}")
+            for name in ("sent_value", "holdout_value", "difference", "ci_lower", "ci_upper")
+        ]
         lines.append(
             f"{row.playbook:<22}{row.metric:<11}{row.sent_users:>8,}{row.holdout_users:>9,}"
-            f"{row.sent_value:>9.3f}{row.holdout_value:>9.3f}{row.difference:>9.3f}"
-            f"  [{row.ci_lower:>8.3f}, {row.ci_upper:>8.3f}]{row.relative_lift:>8.1%}"
+            f"{values[0]:>9}{values[1]:>9}{values[2]:>9}  [{values[3]:>8}, {values[4]:>8}]"
+            f"{_number(row.relative_lift, '{:.1%}'):>8}"
         )
     return "\n".join(lines)
+
+
+def _number(value, spec: str) -> str:
+    """A value in `spec`, or "n/a" where there is none (no amounts, an empty holdout)."""
+    if value is None or value != value:  # NaN
+        return "n/a"
+    return spec.format(value)
+
+
+def _metric(value: float) -> str:
+    """Counts as whole numbers with separators, rates and errors with 4 decimals."""
+    if value != value:
+        return "n/a"
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{value:,.0f}"
+    return f"{value:,.4f}"

@@ -50,9 +50,13 @@ def load_fitted_model(warehouse: Path, product: str, model: str) -> BaseModel:
     if "fallback" in values and not set(cls.param_names) <= values.keys():
         note = next(note for param, _, note in rows if param == "fallback")
         raise RetentionError(f'product "{product}" has no usable "{model}" fit: {note}')
+    options = {}
+    if "one_time_buyer_correction" in values:  # BG/NBD: as the run predicted purchases
+        options["one_time_buyer_correction"] = bool(values["one_time_buyer_correction"])
     return cls.from_params(
         {name: values[name] for name in cls.param_names},
         log_likelihood=values.get("log_likelihood"),
         n_users=values.get("n_users"),
         converged=bool(values.get("converged", 1.0)) and "fallback" not in values,
+        **options,
     )

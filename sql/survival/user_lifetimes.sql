@@ -3,8 +3,10 @@
 -- A user's churn is observed (is_churned) when nobody has seen them for
 -- $churn_after_days days or more before as_of; their lifetime then ends on
 -- their last seen day. Everyone else is censored at as_of. Durations count
--- calendar days (event_date), so a user seen on one day only who never came
--- back has duration_days = 0 (lifelines accepts zero durations).
+-- the calendar days lived, both ends included: a user seen on one day only
+-- lived 1 day (not 0, which would put every single-day user's churn at day 0
+-- and start the Kaplan-Meier curve well below 1), and a user first seen on
+-- as_of has been around for 1 day.
 -- The covariates count events on the first seen day and the 6 days after it,
 -- never later, so the hazard model cannot peek at what happened afterwards.
 -- baseline_days says how many of those 7 days lie on or before as_of: users
@@ -71,8 +73,8 @@ final as (
         lifetimes.last_seen_date,
         case
             when lifetimes.is_churned
-                then date_diff('day', lifetimes.first_seen_date, lifetimes.last_seen_date)
-            else date_diff('day', lifetimes.first_seen_date, $as_of::date)
+                then date_diff('day', lifetimes.first_seen_date, lifetimes.last_seen_date) + 1
+            else date_diff('day', lifetimes.first_seen_date, $as_of::date) + 1
         end as duration_days,
         lifetimes.is_churned,
         lifetimes.acquisition_month,

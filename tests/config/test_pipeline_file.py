@@ -441,6 +441,10 @@ KEY_CASES += [
 ]
 KEY_CASES += [
     (
+        VALID + '[scores]\none_time_buyers = "mbgnbd"\n',
+        '[scores] one_time_buyers = "mbgnbd": expected one of "plain", "dropout"',
+    ),
+    (
         VALID + "[exports]\nkeep_runs = 0\n",
         "[exports] keep_runs = 0: expected a whole number from 1 to 10000",
     ),

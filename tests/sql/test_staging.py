@@ -198,3 +198,12 @@ def test_parquet_json_glob_and_hive_folder_read_the_same_events(run, tmp_path):
             expected = features
         pd.testing.assert_frame_equal(features, expected, check_dtype=False)
         assert result.counts.rows_staged == 11
+
+
+def test_an_as_of_before_or_long_after_the_data_is_warned_about(run, caplog):
+    with caplog.at_level("WARNING", logger="retention.stages.staging.events"):
+        run(FIXTURES / "events_tiny.csv", as_of="2020-01-01")
+        run(FIXTURES / "events_tiny.csv", as_of="2025-06-30")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("is before the first event" in w and "has no users" in w for w in warnings)
+    assert any("days after the last event" in w for w in warnings)

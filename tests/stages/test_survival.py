@@ -56,13 +56,14 @@ HAND_EVENTS = [
 # user_id: (duration_days, is_churned, acquisition_month, acquisition_channel,
 #           baseline_days, events_first_7d, active_days_first_7d,
 #           page_views_first_7d, purchased_first_7d)
+# Durations count the days lived, both ends included: a one-day user lived 1 day.
 EXPECTED_LIFETIMES = {
-    "h_churn": (22, True, "2024-01", "organic", 7, 4, 2, 2, 1),
-    "h_active": (121, False, "2024-03", "email", 7, 1, 1, 0, 0),
-    "h_edge90": (7, True, "2024-03", "ads", 7, 1, 1, 0, 0),  # 04-01 is day 7: not counted
-    "h_edge89": (89, False, "2024-04", "ads", 7, 1, 1, 0, 0),
-    "h_once": (0, True, "2024-01", "ads", 7, 1, 1, 0, 0),
-    "h_new": (2, False, "2024-06", "unknown", 3, 1, 1, 0, 0),
+    "h_churn": (23, True, "2024-01", "organic", 7, 4, 2, 2, 1),
+    "h_active": (122, False, "2024-03", "email", 7, 1, 1, 0, 0),
+    "h_edge90": (8, True, "2024-03", "ads", 7, 1, 1, 0, 0),  # 04-01 is day 7: not counted
+    "h_edge89": (90, False, "2024-04", "ads", 7, 1, 1, 0, 0),
+    "h_once": (1, True, "2024-01", "ads", 7, 1, 1, 0, 0),
+    "h_new": (3, False, "2024-06", "unknown", 3, 1, 1, 0, 0),
 }
 
 
@@ -315,3 +316,16 @@ def test_sampled_fit_still_scores_every_user(warehouse, tmp_path):
 def test_bad_settings_say_what_is_wrong(kwargs):
     with pytest.raises(ConfigError, match="survival"):
         SurvivalSettings(**kwargs)
+
+
+def test_the_curve_starts_at_one_without_a_day_zero_cliff(warehouse):
+    """Single-day users lived 1 day: nobody is "dead at day 0"."""
+    path, run_id, _ = warehouse
+    curve = query(
+        path,
+        "SELECT timeline_days, survival FROM survival_curves WHERE run_id = $r "
+        "AND product_id = 'shop' AND group_kind = 'all' ORDER BY timeline_days",
+        {"r": run_id},
+    )
+    assert curve.timeline_days.min() >= 0
+    assert curve.survival[curve.timeline_days < 1].min() == 1.0

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from retention.config.scores import ScoreSettings
-from retention.models import PURCHASE_MODELS, GammaGammaModel
+from retention.models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel
 from retention.models.clv import customer_lifetime_value
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,17 @@ def fit_purchase_model(
         )
         log.warning("  %s %s: %s", product, model_name, note)
         return None, [ParamRow(product, model_name, "fallback", None, note)]
-    model = PURCHASE_MODELS[settings.purchase_model](penalizer=settings.penalizer)
+    options = {"penalizer": settings.penalizer}
+    if settings.purchase_model == "bgnbd":
+        options["one_time_buyer_correction"] = settings.one_time_buyers == "dropout"
+    model = PURCHASE_MODELS[settings.purchase_model](**options)
     started = time.perf_counter()
     model.fit(triples.frequency, triples.recency, triples["T"], weights=triples.users)
     rows = _fit_rows(product, model_name, model, time.perf_counter() - started)
     rows.append(ParamRow(product, model_name, "distinct_triples", float(len(triples))))
+    if isinstance(model, BetaGeoModel):
+        flag = float(model.one_time_buyer_correction)
+        rows.append(ParamRow(product, model_name, "one_time_buyer_correction", flag))
     if not model.converged_:
         note = "the fit did not converge: no scores"
         log.warning("  %s %s: %s", product, model_name, note)
@@ -73,7 +79,7 @@ def predict_purchases(
     """
     f, r, t = triples.frequency.to_numpy(), triples.recency.to_numpy(), triples["T"].to_numpy()
     out = triples[["product_id", "frequency", "recency", "T"]].copy()
-    out["p_alive"] = model.p_alive(f, r, t)
+    out["p_alive"] = _alive_model(model).p_alive(f, r, t)
     for days in settings.horizons_days:
         out[f"expected_purchases_{days}d"] = model.expected_purchases(days / unit_days, f, r, t)
     out["clv_factor"] = customer_lifetime_value(
@@ -89,10 +95,20 @@ def predict_purchases(
     return out
 
 
+def _alive_model(model):
+    """The model whose P(alive) is reported: plain BG/NBD calls every one-time buyer
+    certainly alive, so with one_time_buyers = "plain" (its expected purchases are
+    the better calibrated ones) P(alive) of frequency 0 still takes the dropout
+    formula, which ranks them (README, "One-time buyers")."""
+    if isinstance(model, BetaGeoModel) and not model.one_time_buyer_correction:
+        return BetaGeoModel.from_params(model.params_, one_time_buyer_correction=True)
+    return model
+
+
 def predict_activity(model, triples: pd.DataFrame, unit_days: int) -> pd.DataFrame:
     f, r, t = triples.frequency.to_numpy(), triples.recency.to_numpy(), triples["T"].to_numpy()
     out = triples[["product_id", "frequency", "recency", "T"]].copy()
-    out["p_alive_activity"] = model.p_alive(f, r, t)
+    out["p_alive_activity"] = _alive_model(model).p_alive(f, r, t)
     out["expected_active_days_30d"] = model.expected_purchases(30 / unit_days, f, r, t)
     return out
 

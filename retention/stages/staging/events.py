@@ -8,6 +8,7 @@ the SQL models in `sql/staging/`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ STAGING_MODELS = (
     ("first_copies", "TABLE"),
     ("stg_events", "VIEW"),
 )
+log = logging.getLogger(__name__)
+LATE_AS_OF_DAYS = 90  # an as_of this long after the last event gets a warning
 TIME_OF_DAY_DIRECTIVES = re.compile(r"%[HIpMSfgnzZcX]")  # strptime fields below a day
 
 
@@ -99,6 +102,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
     params["as_of"] = pipeline.run.as_of or _latest_event_date(con, pipeline)
+    _warn_about_as_of(con, params["as_of"])
     run_sql(
         con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
     )
@@ -139,6 +143,27 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         rows_after_as_of=after,
         as_of=params["as_of"],
     )
+
+
+def _warn_about_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    """A run at an as_of before all the data, or long after it, is almost always a mistake."""
+    first, last = run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
+    if first is None:
+        return
+    if as_of < first:
+        log.warning(
+            "as_of %s is before the first event (%s): the run has no users; choose a later --as-of",
+            as_of,
+            first,
+        )
+    elif (as_of - last).days > LATE_AS_OF_DAYS:
+        log.warning(
+            "as_of %s is %d days after the last event (%s): every user will look long quiet; "
+            "is the source up to date?",
+            as_of,
+            (as_of - last).days,
+            last,
+        )
 
 
 def drop_staged_events(con: duckdb.DuckDBPyConnection) -> None:
