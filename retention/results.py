@@ -94,16 +94,24 @@ class Evaluation:
     horizon_days: int
     tiers: pd.DataFrame  # product_id, tier, users, share_active, purchases/revenue per user
     buckets: pd.DataFrame  # product_id, bucket, users, predicted_per_user, actual_per_user
-    model: pd.DataFrame  # product_id, metric, value
+    model: pd.DataFrame  # product_id, metric, value (AUCs of the scores and baselines, errors)
+    checks: pd.DataFrame | None = None  # product_id, check, passed, detail
+
+    @property
+    def passed(self) -> bool:
+        """Whether every product passes the policy checks (the tiers' ordering)."""
+        return self.checks is None or bool(self.checks.passed.all())
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "evaluation_id": self.evaluation_id,
             "as_of": self.as_of.isoformat(),
             "horizon_days": self.horizon_days,
+            "passed": self.passed,
             "tiers": frame_records(self.tiers),
             "buckets": frame_records(self.buckets),
             "model": frame_records(self.model),
+            "checks": [] if self.checks is None else frame_records(self.checks),
         }
 
 

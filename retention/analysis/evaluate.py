@@ -35,6 +35,14 @@ HORIZON = re.compile(r"^\s*([0-9]+)\s*([DdWw])\s*$")
 TIER_METRICS = ["users", "share_active", "purchases_per_user", "revenue_per_user"]
 BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user"]
 OUTCOME_RUN_ID = -1  # staged outcome events live under this id in the scratch warehouse
+BASELINES = (
+    ("recency", "auc_recency"),  # fewer days since last seen ranks higher
+    ("active_days", "auc_frequency"),
+    ("expected_purchases_horizon", "auc_expected_purchases"),
+    ("clv", "auc_clv"),
+)
+ORDER = ("core_active", "valid", "at_risk", "churned")  # share active must fall along this
+MIN_TIER_SHARE = 0.01  # tiers under this share of a product's users are left out of the check
 
 
 def parse_horizon(text: str) -> int:
@@ -65,8 +73,9 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
             tiers = run_sql(con, "evaluate/tier_outcomes.sql", mapped).df()
             buckets = run_sql(con, "evaluate/frequency_buckets.sql", {}).df()
     model = _model_metrics(outcomes)
-    evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model)
-    return Evaluation(evaluation_id, as_of, horizon_days, tiers, buckets, model)
+    checks = ordering_checks(tiers)
+    evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model, checks)
+    return Evaluation(evaluation_id, as_of, horizon_days, tiers, buckets, model, checks)
 
 
 def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days: int):
@@ -76,7 +85,7 @@ def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days
     stage_events(con, pipeline.with_overrides(as_of=end), OUTCOME_RUN_ID)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE horizon_scores AS SELECT product_id, user_id, frequency, "
-        f'p_alive, p_alive_activity, "expected_purchases_{int(horizon_days)}d" '
+        f'p_alive, p_alive_activity, clv, "expected_purchases_{int(horizon_days)}d" '
         "AS expected_purchases_horizon FROM user_scores WHERE run_id = $run_id",
         {"run_id": run_id},
     )
@@ -108,7 +117,33 @@ def _model_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
             ]
         rows += _auc_rows(product, buyers, "p_alive", "auc_p_alive")
         rows += _auc_rows(product, users, "p_alive_activity", "auc_p_alive_activity")
+        # next to the scores, the baselines any score has to beat (all users)
+        users = users.assign(recency=-users.days_since_last_seen)
+        for column, metric in BASELINES:
+            rows += _auc_rows(product, users, column, metric)
     return pd.DataFrame(rows, columns=["product_id", "metric", "value"])
+
+
+def ordering_checks(tiers: pd.DataFrame) -> pd.DataFrame:
+    """Per product: does the share active in the horizon strictly fall from core and
+    active (together) to valid, at_risk and churned? Tiers under 1% are left out."""
+    rows = []
+    for product, by_tier in tiers.groupby("product_id", sort=True):
+        total = by_tier.users.sum()
+        grouped = (
+            by_tier.assign(
+                group=by_tier.tier.replace({"core": "core_active", "active": "core_active"}),
+                active=by_tier.users * by_tier.share_active,
+            )
+            .groupby("group")[["users", "active"]]
+            .sum()
+        )
+        grouped = grouped[grouped.users >= MIN_TIER_SHARE * total]
+        shares = [(g, grouped.active[g] / grouped.users[g]) for g in ORDER if g in grouped.index]
+        passed = all(a[1] > b[1] for a, b in zip(shares, shares[1:], strict=False))
+        detail = " > ".join(f"{g} {share:.1%}" for g, share in shares)
+        rows.append((product, "share_active_falls", passed, detail))
+    return pd.DataFrame(rows, columns=["product_id", "check", "passed", "detail"])
 
 
 def _auc_rows(product: str, users: pd.DataFrame, column: str, metric: str) -> list[tuple]:
@@ -118,11 +153,14 @@ def _auc_rows(product: str, users: pd.DataFrame, column: str, metric: str) -> li
     return [(product, metric, float(roc_auc_score(scored.is_active, scored[column])))]
 
 
-def _store(pipeline, as_of, horizon_days, tiers, buckets, model) -> int:
+def _store(pipeline, as_of, horizon_days, tiers, buckets, model, checks) -> int:
     parts = [
         _melt(tiers, "tier", "tier", TIER_METRICS),
         _melt(buckets, "frequency_bucket", "bucket", BUCKET_METRICS),
         model.assign(section="purchase_model", label="all"),
+        checks.assign(
+            section="policy", label=checks.check, metric="passed", value=checks.passed.astype(float)
+        ),
     ]
     columns = ["product_id", "section", "label", "metric", "value"]
     long = pd.concat([p[columns] for p in parts if len(p)], ignore_index=True)

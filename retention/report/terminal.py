@@ -98,6 +98,10 @@ def evaluation_tables(result: Evaluation) -> str:
         metrics = result.model[result.model.product_id == product]
         for row in metrics.itertuples():
             lines.append(f"  {row.metric}: {_metric(row.value)}")
+        if result.checks is not None:
+            for row in result.checks[result.checks.product_id == product].itertuples():
+                verdict = "PASS" if row.passed else "FAIL"
+                lines.append(f"  {verdict} share active falls: {row.detail}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 

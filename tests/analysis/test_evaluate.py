@@ -48,7 +48,7 @@ def test_results_are_stored_in_evaluations(backtest):
         "SELECT * FROM evaluations WHERE evaluation_id = $id",
         {"id": result.evaluation_id},
     )
-    assert set(rows.section) == {"tier", "frequency_bucket", "purchase_model"}
+    assert set(rows.section) == {"tier", "frequency_bucket", "purchase_model", "policy"}
     assert (rows.horizon_days == 90).all()
     core = rows[(rows.section == "tier") & (rows.label == "core") & (rows.metric == "users")]
     assert len(core) == 2  # one per product

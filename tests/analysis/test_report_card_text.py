@@ -23,7 +23,11 @@ def test_revenue_is_null_without_a_mapped_amount(write_pipeline):
     pipeline = load_pipeline(write_pipeline(FIXTURES / "events_tiny.csv", mapping=NO_AMOUNT))
     result = evaluate(pipeline, dt.date(2024, 6, 15), 30)
     assert result.tiers.revenue_per_user.isna().all()
-    tier_lines = [line for line in evaluation_tables(result).splitlines() if "%" in line]
+    tier_lines = [
+        line
+        for line in evaluation_tables(result).splitlines()
+        if "%" in line and "PASS" not in line
+    ]
     assert tier_lines and all(line.endswith(" n/a") for line in tier_lines)
 
 
@@ -71,3 +75,35 @@ def test_an_empty_holdout_prints_n_a_not_nan():
     }
     text = uplift_table(pd.DataFrame([row]))
     assert "nan" not in text and "n/a" in text
+
+
+def test_the_report_card_says_pass_or_fail_and_shows_the_baselines(tmp_path):
+    import retention
+    from tests.conftest import SAMPLE_PIPELINE
+
+    pipeline = retention.load_pipeline(
+        SAMPLE_PIPELINE, warehouse=tmp_path / "w.duckdb", exports=tmp_path / "exports"
+    )
+    result = retention.evaluate(pipeline, as_of="2024-03-31", horizon="90D")
+    assert result.passed and list(result.checks.passed) == [True, True]
+    metrics = set(result.model.metric)
+    assert {"auc_recency", "auc_frequency", "auc_expected_purchases", "auc_clv"} <= metrics
+    text = evaluation_tables(result)
+    assert text.count("PASS share active falls: core_active ") == 2
+    assert result.to_dict()["passed"] is True
+
+
+def test_a_policy_that_breaks_the_ordering_fails():
+    tiers = pd.DataFrame(
+        {
+            "product_id": ["p"] * 3,
+            "tier": ["core", "valid", "churned"],
+            "users": [100, 100, 100],
+            "share_active": [0.5, 0.2, 0.3],
+        }
+    )
+    from retention.analysis.evaluate import ordering_checks
+
+    checks = ordering_checks(tiers)
+    assert list(checks.passed) == [False]
+    assert checks.detail[0] == "core_active 50.0% > valid 20.0% > churned 30.0%"
