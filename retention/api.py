@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
     from retention.config.pipeline_file import Pipeline
     from retention.models.base import BaseModel
-    from retention.results import Evaluation, ExportResult, RunResult, UpliftResult
+    from retention.results import (
+        Evaluation,
+        ExportResult,
+        PolicyComparison,
+        RunResult,
+        UpliftResult,
+    )
 
 OVERRIDES = ("as_of", "warehouse", "exports")
 
@@ -72,6 +78,21 @@ def evaluate(
     from retention.analysis.evaluate import evaluate as backtest
 
     return backtest(_pipeline(pipeline_or_path), _as_date(as_of, "as_of"), _days(horizon))
+
+
+def compare(
+    base: Pipeline | str | Path,
+    candidate: Pipeline | str | Path,
+    *,
+    as_of: dt.date | str,
+    horizon: str | int = "90D",
+) -> PolicyComparison:
+    """Replay two tier policies on the same backtest: both report cards and the tier moves."""
+    from retention.analysis.compare import compare_policies
+
+    return compare_policies(
+        _pipeline(base), _pipeline(candidate), _as_date(as_of, "as_of"), _days(horizon)
+    )
 
 
 def export(

@@ -199,19 +199,28 @@ def init(path: Path) -> None:
     help="Score with data up to this day (YYYY-MM-DD).",
 )
 @click.option("--horizon", default="90D", show_default=True, help="Outcome window: 90D or 13W.")
+@click.option(
+    "--compare",
+    "candidate",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A second pipeline (say, another tier policy) to replay on the same backtest.",
+)
 @json_option
 @output_options
-def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
+def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str, candidate: Path | None) -> None:
     """Backtest PIPELINE: score at --as-of, then compare with the next --horizon.
 
     Prints, per product and tier, the share of users active in the horizon and
-    purchases and revenue per user; the purchase model's predicted vs actual
-    purchases by calibration frequency; the ROC AUC of p_alive. Results are
-    stored in the warehouse table `evaluations`.
+    purchases and revenue per user, PASS or FAIL on the tiers' ordering; the
+    purchase model's predicted vs actual purchases by calibration frequency;
+    the ROC AUC of p_alive next to recency and frequency baselines. Results are
+    stored in the warehouse table `evaluations`. With --compare, both policies
+    side by side and the users who would move between tiers.
 
     \b
     Example:
       retention evaluate pipelines/sample.toml --as-of 2024-03-31 --horizon 90D
+      retention evaluate shop.toml --as-of 2024-03-31 --compare shop-candidate.toml
 
     \b
     Exit codes: 0 success; 1 a user or data error; 3 another run holds the
@@ -219,6 +228,13 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str) -> None:
     """
     from retention.report import terminal
 
+    if candidate is not None:
+        compared = retention.compare(pipeline, candidate, as_of=as_of.date(), horizon=horizon)
+        if _json_mode():
+            print_json(compared)
+            return
+        click.echo(terminal.comparison_tables(compared))
+        return
     result = retention.evaluate(pipeline, as_of=as_of.date(), horizon=horizon)
     if _json_mode():
         print_json(result)

@@ -96,6 +96,7 @@ class Evaluation:
     buckets: pd.DataFrame  # product_id, bucket, users, predicted_per_user, actual_per_user
     model: pd.DataFrame  # product_id, metric, value (AUCs of the scores and baselines, errors)
     checks: pd.DataFrame | None = None  # product_id, check, passed, detail
+    user_tiers: pd.DataFrame | None = None  # product_id, user_id, tier at as_of (not in to_dict)
 
     @property
     def passed(self) -> bool:
@@ -112,6 +113,22 @@ class Evaluation:
             "buckets": frame_records(self.buckets),
             "model": frame_records(self.model),
             "checks": [] if self.checks is None else frame_records(self.checks),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyComparison:
+    """Two tier policies on the same backtest, and who moves between their tiers."""
+
+    base: Evaluation
+    candidate: Evaluation
+    moves: pd.DataFrame  # product_id, tier_base, tier_candidate, users
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base.to_dict(),
+            "candidate": self.candidate.to_dict(),
+            "moves": frame_records(self.moves),
         }
 
 

@@ -201,6 +201,15 @@ def test_uplift_through_the_api(sample_run):
 
 def test_help_lists_the_api():
     text = retention.__doc__
-    for name in ("load_pipeline", "run", "evaluate", "export", "uplift", "connect", "load_model"):
+    for name in (
+        "load_pipeline",
+        "run",
+        "evaluate",
+        "compare",
+        "export",
+        "uplift",
+        "connect",
+        "load_model",
+    ):
         assert f"{name}(" in text
         assert callable(getattr(retention, name))

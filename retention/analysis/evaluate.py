@@ -75,7 +75,8 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
     model = _model_metrics(outcomes)
     checks = ordering_checks(tiers)
     evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model, checks)
-    return Evaluation(evaluation_id, as_of, horizon_days, tiers, buckets, model, checks)
+    user_tiers = outcomes[["product_id", "user_id", "tier"]]
+    return Evaluation(evaluation_id, as_of, horizon_days, tiers, buckets, model, checks, user_tiers)
 
 
 def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days: int):

@@ -7,7 +7,7 @@ instead, so nothing a script needs lives only in this text.
 from __future__ import annotations
 
 from retention.config.defaults import TIERS
-from retention.results import Evaluation, RunResult
+from retention.results import Evaluation, PolicyComparison, RunResult
 
 REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
 
@@ -104,6 +104,46 @@ def evaluation_tables(result: Evaluation) -> str:
                 lines.append(f"  {verdict} share active falls: {row.detail}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
+
+
+def comparison_tables(comparison: PolicyComparison) -> str:
+    """Both policies' tiers side by side per product, their verdicts, and the tier moves."""
+    base, candidate = comparison.base, comparison.candidate
+    order = {tier: i for i, tier in enumerate(REPORT_ORDER)}
+    lines = [
+        f"policy replay: as_of {base.as_of}, next {base.horizon_days} days "
+        f"(evaluations {base.evaluation_id} and {candidate.evaluation_id})"
+    ]
+    products = sorted(set(base.tiers.product_id) | set(candidate.tiers.product_id))
+    for product in products:
+        lines += [
+            product,
+            f"  {'tier':<10}{'base users':>12}{'active':>9}{'candidate':>12}{'active':>9}",
+        ]
+        sides = [
+            t[t.product_id == product].set_index("tier") for t in (base.tiers, candidate.tiers)
+        ]
+        for tier in sorted(set(sides[0].index) | set(sides[1].index), key=lambda x: order[x]):
+            cells = []
+            for side in sides:
+                if tier in side.index:
+                    cells += [f"{side.users[tier]:>12,}", f"{side.share_active[tier]:>9.1%}"]
+                else:
+                    cells += [f"{'-':>12}", f"{'':>9}"]
+            lines.append(f"  {tier:<10}" + "".join(cells))
+        for name, side in (("base", base), ("candidate", candidate)):
+            for row in side.checks[side.checks.product_id == product].itertuples():
+                verdict = "PASS" if row.passed else "FAIL"
+                lines.append(f"  {name}: {verdict} share active falls: {row.detail}")
+        moves = comparison.moves[
+            (comparison.moves.product_id == product)
+            & (comparison.moves.tier_base != comparison.moves.tier_candidate)
+        ].sort_values("users", ascending=False)
+        moved = int(moves.users.sum())
+        lines.append(f"  users who move: {moved:,}")
+        for row in moves.head(12).itertuples():
+            lines.append(f"    {row.tier_base} -> {row.tier_candidate}: {row.users:,}")
+    return "\n".join(lines)
 
 
 def uplift_table(results) -> str:
