@@ -311,3 +311,32 @@ def test_purchase_model_contract(cdnow, name, cls):
     new_user = [model.expected_purchases_new_user(t) for t in (1, 10, 52)]
     assert all(isinstance(v, float) for v in new_user) and np.all(np.diff(new_user) > 0)
     assert model.p_alive(2, 10.0, 30.0).shape == ()
+
+
+def test_a_fit_at_its_optimum_is_kept_whatever_its_absolute_gradient():
+    """Rounding noise of 3e-6 in the gradient (a weighted sum over many users can carry
+    that much) keeps it over a 1e-10 tolerance forever: the fit is still at its
+    optimum, where no step could gain anything the likelihood can resolve."""
+    from retention.models.optimize import minimize_log_params
+
+    noise = np.random.default_rng(3)
+
+    def objective(x):
+        value = 0.5 * float(np.sum((x - 1.0) ** 2)) + 5.0
+        jitter = noise.choice([-1.0, 1.0], size=x.shape) * noise.uniform(3e-6, 6e-6, size=x.shape)
+        return value, (x - 1.0) + jitter
+
+    result = minimize_log_params(objective, np.zeros(3), tol=1e-10, max_iter=200)
+    assert result.max_gradient > 1e-6  # the old absolute test threw this fit away
+    assert result.converged
+    assert result.log_params == pytest.approx(np.ones(3), abs=1e-4)
+
+
+def test_a_fit_far_from_its_optimum_is_not_converged():
+    from retention.models.optimize import minimize_log_params
+
+    def objective(x):
+        return 0.5 * float(np.sum((x - 1.0) ** 2)), x - 1.0
+
+    result = minimize_log_params(objective, np.full(2, 50.0), tol=1e-10, max_iter=1)
+    assert not result.converged
