@@ -31,6 +31,10 @@ FEATURE_MODELS = (
 )
 
 
+# Fewer gaps between active days than this, and a product keeps the fixed windows.
+MIN_RHYTHM_GAPS = 100
+
+
 def build_features(
     con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
 ) -> int:
@@ -48,6 +52,10 @@ def build_features(
             con, f"features/{model}.sql", params, prefix=f"CREATE OR REPLACE TEMP TABLE {model} AS"
         )
     run_sql(con, "features/user_features.sql", params, prefix="INSERT INTO user_features BY NAME")
+    # Each product's rhythm, from the same day roll-up: RFM recency and the tiers use it.
+    con.execute("DELETE FROM product_rhythm WHERE run_id = $run_id", {"run_id": run_id})
+    rhythm = {"run_id": run_id, "min_gaps": MIN_RHYTHM_GAPS}
+    run_sql(con, "features/product_rhythm.sql", rhythm, prefix="INSERT INTO product_rhythm BY NAME")
     for model in FEATURE_MODELS:
         con.execute(f"DROP TABLE {model}")
     # Later stages read the roll-ups, not the events: free the run's parsed

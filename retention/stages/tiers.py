@@ -1,10 +1,8 @@
-"""user_features + user_scores -> product_rhythm and user_tiers: one tier and its reason per user.
+"""user_features + user_scores -> user_tiers: one tier and its reason per user.
 
-First each product's rhythm is measured (`sql/tiers/product_rhythm.sql`: the
-windows onboarding_days, recent_days and churn_after_days that the default
-policy names). The tier policy is an ordered list of rules (see
-`retention/config/defaults.py` and the README); this module turns it into one
-SQL statement. That statement is
+The tier policy is an ordered list of rules (see `retention/config/defaults.py`
+and the README); the default names each product's rhythm (product_rhythm,
+written by the features stage). This module turns it into one SQL statement. That statement is
 generated because the rules are the pipeline owner's SQL expressions; every
 rule has been checked against the real columns before the run started.
 """
@@ -17,15 +15,9 @@ from retention.config.pipeline_file import Pipeline
 from retention.stages.rules import case_sql, quantile_columns, quantile_select
 from retention.warehouse.sql_files import column_types, run_sql
 
-# Fewer gaps between active days than this, and a product keeps the fixed windows.
-MIN_RHYTHM_GAPS = 100
-
 
 def build_tiers(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> int:
-    """Write this run's product_rhythm and user_tiers; returns the number of users tiered."""
-    params = {"run_id": run_id, "min_gaps": MIN_RHYTHM_GAPS}
-    con.execute("DELETE FROM product_rhythm WHERE run_id = $run_id", {"run_id": run_id})
-    run_sql(con, "tiers/product_rhythm.sql", params, prefix="INSERT INTO product_rhythm BY NAME")
+    """Write this run's user_tiers; returns the number of users tiered."""
     run_sql(
         con,
         "tiers/tier_inputs.sql",

@@ -285,7 +285,7 @@ insert into warehouse_info
 select cast(uuid() as varchar), cast(now() as timestamp)
 where not exists (select 1 from warehouse_info);
 
--- Each product's rhythm per run (sql/tiers/product_rhythm.sql): the windows the
+-- Each product's rhythm per run (sql/features/product_rhythm.sql): the windows the
 -- default tier policy uses, derived from the product's own data.
 create table if not exists product_rhythm (
     run_id bigint not null,

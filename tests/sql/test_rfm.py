@@ -1,9 +1,11 @@
 """RFM scores on tests/fixtures/events_rfm_ties.csv, computed by hand.
 
-Five buyers (as_of 2024-06-30). A score is 1 + floor(5 * mid-rank position),
-where a tie group sits at the middle of the positions it spans, so equal
-values share a score:
-  recency days  u5=121  u4=30  u3=10  u1=u2=1   -> r 1, 2, 3, 5, 5
+Five buyers (as_of 2024-06-30), too few to measure the product's rhythm, so
+recency is scored in the fixed windows: 5 under 15 days, 4 under 30, 3 under
+90, 2 under 180, 1 beyond. Frequency and monetary scores are 1 + floor(5 *
+mid-rank position), where a tie group sits at the middle of the positions it
+spans, so equal values share a score:
+  recency days  u5=121  u4=30  u3=10  u1=u2=1   -> r 2, 3, 5, 5, 5
   purchases     u1=u2=u5=1  u3=2  u4=3          -> f 2, 2, 2, 4, 5
   revenue       u5=5  u1=u2=10  u3=30  u4=100   -> m 1, 3, 3, 4, 5
 u6 only visited: no scores, segment "No Purchase".
@@ -17,9 +19,9 @@ EXPECTED = {
     #      r  f  m  fm  segment
     "u1": (5, 2, 3, 3, "Loyal"),
     "u2": (5, 2, 3, 3, "Loyal"),
-    "u3": (3, 4, 4, 4, "Loyal"),
-    "u4": (2, 5, 5, 5, "Can't Lose Them"),
-    "u5": (1, 2, 1, 2, "Lost"),
+    "u3": (5, 4, 4, 4, "Champions"),
+    "u4": (3, 5, 5, 5, "Loyal"),
+    "u5": (2, 2, 1, 2, "Hibernating"),
 }
 
 
@@ -59,7 +61,7 @@ def test_segment_map_can_be_overridden(run):
     assert dict(zip(rows.user_id, rows.rfm_segment, strict=True)) == {
         "u1": "Recent",
         "u2": "Recent",
-        "u3": "Other",
+        "u3": "Recent",
         "u4": "Big spender",
         "u5": "Other",
         "u6": "No Purchase",
