@@ -213,3 +213,16 @@ def test_help_lists_the_api():
     ):
         assert f"{name}(" in text
         assert callable(getattr(retention, name))
+
+
+def test_t_and_T_name_the_same_column_in_features_and_scores(sample_run):
+    """lifetimes' `T` in latest_features and the contract's `t` in latest_scores are one
+    name to DuckDB (identifiers ignore case), so either spelling works in both."""
+    _, result = sample_run
+    with retention.connect(result.warehouse) as con:
+        same = con.execute(
+            "SELECT count(*) FROM latest_features f JOIN latest_scores s "
+            "USING (product_id, user_id) WHERE f.t IS NOT DISTINCT FROM s.T"
+        ).fetchone()[0]
+        total = con.execute("SELECT count(*) FROM latest_scores").fetchone()[0]
+    assert same == total
