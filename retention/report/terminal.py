@@ -39,9 +39,7 @@ def run_summary(result: RunResult) -> str:
     if result.export_dir:
         lines.append(f"exports:   {result.export_dir}")
     lines.append(f"warehouse: {result.warehouse}")
-    lines.append(
-        f'open it:   duckdb -readonly {result.warehouse} "SELECT * FROM latest_features LIMIT 10"'
-    )
+    lines.append(f'query it:  retention sql {result.warehouse} "SELECT * FROM tier_summary"')
     return "\n".join(lines)
 
 

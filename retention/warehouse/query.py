@@ -124,7 +124,7 @@ def write_result(
         return None
     if fmt == "csv":
         sink = pa.BufferOutputStream()
-        pa_csv.write_csv(table, sink)
+        pa_csv.write_csv(_nested_as_json(table), sink)
         text = sink.getvalue().to_pybytes().decode("utf-8")
     else:
         text = json.dumps(table.to_pylist(), default=str, ensure_ascii=False, indent=1) + "\n"
@@ -132,6 +132,21 @@ def write_result(
         return text
     write_text_atomically(out, text)
     return None
+
+
+def _nested_as_json(table: pa.Table) -> pa.Table:
+    """Lists, maps and structs as JSON text: a CSV cell holds one value."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            values = table.column(index).to_pylist()
+            if pa.types.is_map(field.type):  # pyarrow gives a map as (key, value) pairs
+                values = [None if value is None else dict(value) for value in values]
+            cells = [
+                None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+                for value in values
+            ]
+            table = table.set_column(index, field.name, pa.array(cells, pa.string()))
+    return table
 
 
 def _parse(con: duckdb.DuckDBPyConnection, sql: str):

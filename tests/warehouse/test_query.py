@@ -154,3 +154,12 @@ def test_explain_analyze_of_a_write_is_refused(warehouse, statement):
 def test_explain_of_a_select_still_works(warehouse):
     for statement in ("EXPLAIN SELECT * FROM runs", "EXPLAIN ANALYZE SELECT count(*) FROM runs"):
         assert sql(warehouse, statement).exit_code == 0, statement
+
+
+def test_csv_holds_lists_maps_and_structs_as_json_text(warehouse):
+    query = "SELECT [1, 2] AS list, map {'a': 1} AS map, {'x': 'y'} AS struct, 3 AS n"
+    result = sql(warehouse, query, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == '"list","map","struct","n"'
+    assert lines[1] == '"[1, 2]","{""a"": 1}","{""x"": ""y""}",3'
