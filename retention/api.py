@@ -44,13 +44,7 @@ def load_pipeline(path: str | Path, **overrides: Any) -> Pipeline:
             f"load_pipeline: unknown override {', '.join(unknown)}; "
             f"overrides are: {', '.join(OVERRIDES)}"
         )
-    values = {key: value for key, value in overrides.items() if value is not None}
-    if "as_of" in values:
-        values["as_of"] = _as_date(values["as_of"], "as_of")
-    for key in ("warehouse", "exports"):
-        if key in values:
-            values[key] = Path(values[key])
-    return load_file(path).with_overrides(**values)
+    return load_file(path).with_overrides(**_override_values(overrides))
 
 
 def run(
@@ -146,11 +140,19 @@ def _pipeline(pipeline_or_path, **overrides) -> Pipeline:
     from retention.config.pipeline_file import Pipeline
 
     if isinstance(pipeline_or_path, Pipeline):
-        values = {key: value for key, value in overrides.items() if value is not None}
-        if "as_of" in values:
-            values["as_of"] = _as_date(values["as_of"], "as_of")
-        return pipeline_or_path.with_overrides(**values)
+        return pipeline_or_path.with_overrides(**_override_values(overrides))
     return load_pipeline(pipeline_or_path, **overrides)
+
+
+def _override_values(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides given (None: not given), as with_overrides takes them."""
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if "as_of" in values:
+        values["as_of"] = _as_date(values["as_of"], "as_of")
+    for key in ("warehouse", "exports"):
+        if key in values:
+            values[key] = Path(values[key])
+    return values
 
 
 def _as_date(value: dt.date | str, name: str) -> dt.date:

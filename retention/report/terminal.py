@@ -96,10 +96,7 @@ def evaluation_tables(result: Evaluation) -> str:
         metrics = result.model[result.model.product_id == product]
         for row in metrics.itertuples():
             lines.append(f"  {row.metric}: {_metric(row.value)}")
-        if result.checks is not None:
-            for row in result.checks[result.checks.product_id == product].itertuples():
-                verdict = "PASS" if row.passed else "FAIL"
-                lines.append(f"  {verdict} share active falls: {row.detail}")
+        lines += _verdicts(result, product, "  ")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -130,9 +127,7 @@ def comparison_tables(comparison: PolicyComparison) -> str:
                     cells += [f"{'-':>12}", f"{'':>9}"]
             lines.append(f"  {tier:<10}" + "".join(cells))
         for name, side in (("base", base), ("candidate", candidate)):
-            for row in side.checks[side.checks.product_id == product].itertuples():
-                verdict = "PASS" if row.passed else "FAIL"
-                lines.append(f"  {name}: {verdict} share active falls: {row.detail}")
+            lines += _verdicts(side, product, f"  {name}: ")
         moves = comparison.moves[
             (comparison.moves.product_id == product)
             & (comparison.moves.tier_base != comparison.moves.tier_candidate)
@@ -161,6 +156,17 @@ def uplift_table(results) -> str:
             f"{_number(row.relative_lift, '{:.1%}'):>8}"
         )
     return "\n".join(lines)
+
+
+def _verdicts(result: Evaluation, product: str, prefix: str) -> list[str]:
+    """The PASS / FAIL lines of a product's policy checks."""
+    if result.checks is None:
+        return []
+    rows = result.checks[result.checks.product_id == product].itertuples()
+    return [
+        f"{prefix}{'PASS' if row.passed else 'FAIL'} share active falls: {row.detail}"
+        for row in rows
+    ]
 
 
 def _number(value, spec: str) -> str:

@@ -91,13 +91,14 @@ def read_csv_files(files: list[str]) -> CsvRead:
 
 
 def split_fields(text: str, delimiter: str) -> list[str]:
-    """The fields of one line as best they can be told, for a malformed line's values:
-    split on the delimiter and on line breaks, quotes and surrounding spaces removed."""
-    return [
+    """The non-empty fields of one line as best they can be told, for a malformed line's
+    values: split on the delimiter and on line breaks, quotes and surrounding spaces removed."""
+    fields = (
         field.strip().strip('"').strip()
         for part in LINE_BREAK.split(text)
         for field in part.split(delimiter)
-    ]
+    )
+    return [field for field in fields if field]
 
 
 def _records(lines: list[str], header: list[str], delimiter: str):

@@ -108,7 +108,7 @@ def open_source(con: duckdb.DuckDBPyConnection, source: SourceSettings, name: st
             f"{source.section} path {source.path}: cannot be read as {fmt}: {_read_error(exc)}"
         ) from None
     column_types = {row[0]: row[1] for row in described if row[0] != "source_file"}
-    _check_mapped_columns(source, column_types, files)
+    check_mapped_columns(source, column_types, files)
     return OpenedSource(files, fmt, hive, reader, column_types)
 
 
@@ -141,10 +141,14 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: lis
     )
 
 
-def _check_mapped_columns(source: SourceSettings, column_types: dict[str, str], files: list[str]):
+def check_mapped_columns(
+    source: SourceSettings, columns, files: list[str], only: tuple[str, ...] | None = None
+) -> None:
+    """Raise SourceError naming the first mapped column (of `only`, if given) missing from
+    the source's `columns`."""
     for contract, column in source.columns.items():
-        if column not in column_types:
-            listed = ", ".join(column_types)
+        if (only is None or contract in only) and column not in columns:
+            listed = ", ".join(columns)
             where = files[0] if len(files) == 1 else source.path
             raise SourceError(
                 f'{source.section.rstrip("]")}.columns] {contract} = "{column}": '

@@ -20,9 +20,13 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
-from retention.errors import SourceError
 from retention.sources.csv_lines import read_csv_files, split_fields
-from retention.sources.files import detect_format, open_source, resolve_files
+from retention.sources.files import (
+    check_mapped_columns,
+    detect_format,
+    open_source,
+    resolve_files,
+)
 from retention.stages.contacts.suppressions import load_suppressions
 from retention.stages.contacts.validation import check_emails, check_phones
 from retention.warehouse.sql_files import quote_identifier, register_arrow, run_sql
@@ -125,10 +129,7 @@ def _open_contacts(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> No
 
 def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: list[str]) -> None:
     read = read_csv_files(files)
-    missing = [(k, v) for k, v in source.columns.items() if v not in read.columns]
-    if missing:
-        contract, column = missing[0]
-        raise _missing_column(source, contract, column, read.columns, files)
+    check_mapped_columns(source, read.columns, files)
     table = read.table
     names = [name for name in CONTACT_COLUMNS if name in source.columns]
     lines = table.select(["file_index", "file_row", "malformed_reason", "source_text"])
@@ -166,8 +167,7 @@ def _malformed_fields(table: pa.Table, delimiter: str) -> pa.Table:
     for position, reason in enumerate(table["malformed_reason"].to_pylist()):
         if reason is None:
             continue
-        seen = {field.strip() for field in split_fields(texts[position], delimiter)}
-        for field in sorted(seen - {""}):
+        for field in sorted(set(split_fields(texts[position], delimiter))):
             indexes.append(table["file_index"][position].as_py())
             rows.append(table["file_row"][position].as_py())
             fields.append(field)
@@ -217,16 +217,6 @@ def _open_typed(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
         f"{_temp_table('src_contact_lines')} SELECT file_index, file_row, "
         "CAST(NULL AS VARCHAR) AS source_file, CAST(NULL AS VARCHAR) AS malformed_reason, "
         "CAST(NULL AS VARCHAR) AS source_text FROM src_contacts"
-    )
-
-
-def _missing_column(
-    source: SourceSettings, contract: str, column: str, columns: list[str], files: list[str]
-) -> SourceError:
-    where = files[0] if len(files) == 1 else source.path
-    return SourceError(
-        f'{source.section.rstrip("]")}.columns] {contract} = "{column}": '
-        f'no column "{column}" in {where}; columns are: {", ".join(columns)}'
     )
 
 

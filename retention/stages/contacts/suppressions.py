@@ -25,9 +25,13 @@ import duckdb
 import pyarrow as pa
 
 from retention.config.pipeline_file import SourceSettings
-from retention.errors import SourceError
 from retention.sources.csv_lines import read_csv_files, split_fields
-from retention.sources.files import detect_format, open_source, resolve_files
+from retention.sources.files import (
+    check_mapped_columns,
+    detect_format,
+    open_source,
+    resolve_files,
+)
 from retention.stages.contacts.validation import check_email, phone_e164
 from retention.warehouse.sql_files import quote_identifier, register_arrow
 
@@ -107,8 +111,7 @@ def _read_entries(
     columns = {name: source.columns.get(name) for name in SUPPRESSION_COLUMNS}
     if detect_format(source, files) == "csv":
         read = read_csv_files(files)
-        if columns["address"] not in read.columns:
-            raise _missing_address(source, read.columns)
+        check_mapped_columns(source, read.columns, files, only=("address",))
         table = read.table.to_pydict()
         entries = []
         for i, problem in enumerate(table["malformed_reason"]):
@@ -118,7 +121,7 @@ def _read_entries(
                 )
             else:  # fail closed: every field of a broken line may be the address
                 text = table["source_text"][i]
-                entries += [(field, None, problem) for field in _fields(text, read.delimiter)]
+                entries += [(field, None, problem) for field in split_fields(text, read.delimiter)]
         return entries
     opened = open_source(con, source, "src_suppressions")
     selected = ", ".join(
@@ -128,15 +131,3 @@ def _read_entries(
     rows = con.execute(f"SELECT {selected} FROM src_suppressions").fetchall()
     con.execute("DROP VIEW IF EXISTS src_suppressions; DROP TABLE IF EXISTS src_suppressions")
     return rows
-
-
-def _fields(text: str, delimiter: str) -> list[str]:
-    return [field.strip() for field in split_fields(text, delimiter) if field.strip()]
-
-
-def _missing_address(source: SourceSettings, columns: list[str]) -> SourceError:
-    return SourceError(
-        f'{source.section.rstrip("]")}.columns] address = "{source.columns["address"]}": '
-        f'no column "{source.columns["address"]}" in {source.path}; '
-        f"columns are: {', '.join(columns)}"
-    )
