@@ -94,11 +94,16 @@ def export(
     *,
     playbook: str | None = None,
     channel: str | None = None,
+    profiles: list[str] | None = None,
 ) -> ExportResult:
-    """Write the published run's campaign files again (sends are replaced, never doubled)."""
+    """Write the published run's campaign files again (sends are replaced, never doubled).
+
+    `profiles` (names) replaces the pipeline's [exports] profiles for this
+    export, whose files then go to a folder of their own (`run-<id>-<names>`).
+    """
     from retention.analysis.reexport import export_published
 
-    return export_published(_pipeline(pipeline_or_path), playbook, channel)
+    return export_published(_pipeline(pipeline_or_path), playbook, channel, profiles)
 
 
 def uplift(

@@ -314,20 +314,32 @@ def report(pipeline: Path, out: Path | None, overwrite: bool) -> None:
 @click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--playbook", help="Only this playbook's files.")
 @click.option("--channel", type=click.Choice(["email", "sms", "call"]), help="Only this channel.")
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Write this profile's files instead of [exports] profiles (repeatable): generic, "
+    "mailchimp, klaviyo, braze, customerio, hubspot, excel, or one the pipeline declares.",
+)
 @json_option
 @output_options
-def export_command(pipeline: Path, playbook: str | None, channel: str | None) -> None:
+def export_command(
+    pipeline: Path, playbook: str | None, channel: str | None, profiles: tuple[str, ...]
+) -> None:
     """Write the published run's campaign files again (idempotent: sends are not doubled).
 
     \b
     Example:
       retention export pipelines/sample.toml --playbook win_back --channel email
+      retention export pipelines/sample.toml --profile mailchimp --profile hubspot
 
     \b
     Exit codes: 0 success; 1 a user or data error; 3 another run holds the
     warehouse lock (retry later); 4 the reject gate tripped (too many rejected rows).
     """
-    result = retention.export(pipeline, playbook=playbook, channel=channel)
+    result = retention.export(
+        pipeline, playbook=playbook, channel=channel, profiles=list(profiles) or None
+    )
     if _json_mode():
         print_json(result)
         return

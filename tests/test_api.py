@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import csv
 import json
 
 import duckdb
@@ -177,7 +178,11 @@ def test_export_json_is_the_results_dict(sample_run):
     assert document["run_id"] == result.run_id
     assert document["folder"] == str(exported.folder)
     files = document["manifest"]["files"]
-    assert files and {entry["file"].split("__")[0] for entry in files} == {"win_back"}
+    generic = [entry for entry in files if entry["profile"] == "generic"]
+    assert generic and {entry["file"].split("__")[0] for entry in generic} == {"win_back"}
+    with open(exported.folder / "klaviyo" / "email.csv", newline="", encoding="utf-8") as handle:
+        tags = [json.loads(row["Retention Tags"]) for row in csv.DictReader(handle)]
+    assert tags and all(row[0] == "win_back" for row in tags)  # the tool files obey the filter
 
 
 def test_export_and_uplift_commands_print_json(write_pipeline):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from retention.config.export_profiles import Profile, profile_by_name
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
 from retention.results import ExportResult
@@ -34,8 +35,12 @@ CONTACT_TABLES = ("contacts", "contact_suppressions", "contact_rejects")
 
 
 def export_published(
-    pipeline: Pipeline, playbook: str | None = None, channel: str | None = None
+    pipeline: Pipeline,
+    playbook: str | None = None,
+    channel: str | None = None,
+    profile_names: list[str] | None = None,
 ) -> ExportResult:
+    profiles = None if profile_names is None else chosen_profiles(pipeline, profile_names)
     names = [p.name for p in pipeline.playbooks]
     if playbook is not None and playbook not in names:
         raise RetentionError(
@@ -55,7 +60,7 @@ def export_published(
         try:
             _load_current_contacts(con, pipeline)
             prepared = prepare_export(
-                con, pipeline, run_id, as_of, playbook, channel, CURRENT_CONTACTS_RUN_ID
+                con, pipeline, run_id, as_of, playbook, channel, CURRENT_CONTACTS_RUN_ID, profiles
             )
             try:
                 con.begin()
@@ -68,6 +73,14 @@ def export_published(
             _forget_current_contacts(con)
     _log_drops(prepared.manifest)
     return ExportResult(run_id, commit_export(prepared), prepared.manifest)
+
+
+def chosen_profiles(pipeline: Pipeline, names: list[str]) -> tuple[Profile, ...]:
+    """Profiles by name: the pipeline's own definition of a name first (with its
+    settings and overrides), else the built-in one."""
+    declared = {profile.name: profile for profile in pipeline.exports.profiles}
+    unique = list(dict.fromkeys(names))
+    return tuple(declared.get(name) or profile_by_name(name) for name in unique)
 
 
 def _load_current_contacts(con, pipeline: Pipeline) -> None:

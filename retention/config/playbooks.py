@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retention.config.defaults import DEFAULT_PLAYBOOKS, TIERS, Playbook
+from retention.config.export_profiles import Profile, parse_profiles
 from retention.config.fields import (
     Field,
     boolean,
@@ -60,11 +61,16 @@ class ExportSettings:
     window_days: int
     allow_non_ascii_local: bool
     keep_runs: int | None  # export folders kept; None = [run] keep_runs
+    profiles: tuple[Profile, ...]  # the file formats each export writes (generic first)
 
 
 def parse_exports(document: dict[str, Any], name: str) -> ExportSettings:
-    exports = check_table(document.get("exports", {}), EXPORT_FIELDS, f"{name}: [exports]")
-    return ExportSettings(**exports)
+    where = f"{name}: [exports]"
+    table = document.get("exports", {})
+    exports = check_table(table, EXPORT_FIELDS, where, nested=("profile", "profiles"))
+    profiles = parse_profiles(exports, where)
+    settings = {k: v for k, v in exports.items() if k in EXPORT_FIELDS}
+    return ExportSettings(**settings, profiles=profiles)
 
 
 def parse_playbooks(items: Any, name: str) -> tuple[Playbook, ...]:

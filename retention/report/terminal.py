@@ -6,6 +6,9 @@ instead, so nothing a script needs lives only in this text.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from retention.config.defaults import TIERS
 from retention.results import Evaluation, PolicyComparison, RunResult
 
@@ -37,10 +40,27 @@ def run_summary(result: RunResult) -> str:
             + (f", suppressed: {others}" if others else "")
         )
     if result.export_dir:
-        lines.append(f"exports:   {result.export_dir}")
+        lines += export_lines(result.export_dir)
     lines.append(f"warehouse: {result.warehouse}")
     lines.append(f'query it:  retention sql {result.warehouse} "SELECT * FROM tier_summary"')
     return "\n".join(lines)
+
+
+def export_lines(folder: Path) -> list[str]:
+    """Where each profile's files are, with their rows (from the folder's manifest)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rows_by_profile: dict[str, dict[str, int]] = {}
+    for entry in manifest["files"]:
+        channels = rows_by_profile.setdefault(entry.get("profile", "generic"), {})
+        channels[entry["channel"]] = channels.get(entry["channel"], 0) + entry["rows"]
+    lines = [f"exports:   {folder}"]
+    for profile, channels in rows_by_profile.items():
+        where = folder if profile == "generic" else folder / profile
+        counted = ", ".join(f"{channel} {rows:,}" for channel, rows in channels.items())
+        unit = "rows" if profile == "generic" else "people"
+        tool = manifest.get("profiles", {}).get(profile, {}).get("tool", profile)
+        lines.append(f"  {profile} ({tool}): {where} ({unit}: {counted})")
+    return lines
 
 
 def run_profile(result: RunResult, peak_kib: int) -> str:

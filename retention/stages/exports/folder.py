@@ -1,7 +1,9 @@
 """playbook_assignments -> campaign files, a manifest, and the `sends` history.
 
-One file per playbook and channel (CSV with a header and RFC 4180 quoting, or
-Parquet), split into parts past `max_file_mb`. The whole folder of a run is
+The generic profile writes one file per playbook and channel (CSV with a
+header and RFC 4180 quoting, or Parquet), split into parts past
+`max_file_mb`; each campaign tool's profile writes its own subfolder
+(`profiles.py`). The whole folder of a run is
 built under a temporary name, checked against its manifest, and renamed into
 place in one step, so nobody sees a half-written or inconsistent set.
 Files and folders are readable by the owner only: they hold personal data.
@@ -20,7 +22,6 @@ invalid, junk, capped or holdout user.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -31,10 +32,13 @@ from pathlib import Path
 
 import duckdb
 
+from retention.config.export_profiles import GENERIC, Profile
 from retention.config.pipeline_file import Pipeline
 from retention.config.playbooks import file_slug
 from retention.errors import RetentionError
 from retention.output_files import write_text_atomically
+from retention.stages.exports.manifest import build_manifest, count_generic_rows, verify_export
+from retention.stages.exports.profiles import write_profile
 from retention.warehouse.sql_files import quote_identifier, quote_literal, run_sql
 
 log = logging.getLogger(__name__)
@@ -64,8 +68,14 @@ class PreparedExport:
     manifest: dict
 
 
-def export_name(run_id: int, playbook: str | None = None, channel: str | None = None) -> str:
-    parts = [f"run-{run_id}"] + [file_slug(p) for p in (playbook, channel) if p]
+def export_name(
+    run_id: int,
+    playbook: str | None = None,
+    channel: str | None = None,
+    profiles: tuple[str, ...] = (),
+) -> str:
+    """`run-<id>`, plus the filters of a partial re-export (never the full folder's name)."""
+    parts = [f"run-{run_id}"] + [file_slug(p) for p in (playbook, channel, *profiles) if p]
     return "-".join(parts)
 
 
@@ -77,17 +87,22 @@ def prepare_export(
     playbook: str | None = None,
     channel: str | None = None,
     contacts_run_id: int | None = None,
+    profiles: tuple[Profile, ...] | None = None,
 ) -> PreparedExport:
     """Write every file of this run's export into a private temporary folder.
 
     `contacts_run_id` names the contacts (and their suppressions) that decide
     who may still be written: the run's own by default; a re-export passes the
-    sources as they are now, so that it can only drop people.
+    sources as they are now, so that it can only drop people. `profiles`
+    replaces the pipeline's [exports] profiles (the export then goes to a
+    folder of its own, named after them).
     """
     root = pipeline.run.exports
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     recover_exports(con, root)
-    final_dir = root / export_name(run_id, playbook, channel)
+    chosen = pipeline.exports.profiles if profiles is None else profiles
+    named = () if profiles is None else tuple(p.name for p in profiles)
+    final_dir = root / export_name(run_id, playbook, channel, named)
     _check_written_here(con, final_dir)
     staging_dir = root / f".{final_dir.name}.{os.getpid()}.tmp"
     _remove(staging_dir)
@@ -106,16 +121,29 @@ def prepare_export(
         prefix="CREATE OR REPLACE TEMP TABLE export_rows AS",
     )
     drops = run_sql(con, "exports/export_drops.sql", {"run_id": run_id}).fetchall()
-    files, covers = [], []
-    for book in pipeline.playbooks:
-        if playbook and book.name != playbook:
+    covers = [
+        [book.name, medium]
+        for book in pipeline.playbooks
+        if not playbook or book.name == playbook
+        for medium in book.channels
+        if not channel or medium == channel
+    ]
+    _keep_only(con, covers)
+    files, summaries = [], {}
+    for profile in chosen:
+        if profile.name == GENERIC:
+            for book in pipeline.playbooks:
+                for medium in book.channels:
+                    if [book.name, medium] in covers:
+                        files += _write_file(con, pipeline, staging_dir, book, medium)
+            summaries[GENERIC] = {"tool": profile.tool, "docs": profile.docs}
             continue
-        for medium in book.channels:
-            if channel and medium != channel:
-                continue
-            covers.append([book.name, medium])
-            files += _write_file(con, pipeline, staging_dir, book, medium)
-    manifest = _manifest(con, pipeline, run_id, as_of, files, playbook, channel)
+        entries, summaries[profile.name] = write_profile(con, profile, staging_dir, as_of)
+        files += entries
+    manifest = build_manifest(
+        con, pipeline, run_id, as_of, staging_dir, files, summaries, warehouse_id(con)
+    )
+    manifest["filter"] = {"playbook": playbook, "channel": channel, "profiles": list(named)}
     manifest["covers"] = covers  # the (playbook, channel) pairs whose sends this export sets
     manifest["dropped_since_run"] = [
         {"playbook": book, "channel": medium, "reason": reason, "users": users}
@@ -275,22 +303,6 @@ def warehouse_id(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("SELECT warehouse_id FROM warehouse_info").fetchall()[0][0]
 
 
-def verify_export(folder: Path) -> None:
-    """Re-read every file and compare it with the manifest (rows and sha256)."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    listed = {f["file"] for f in manifest["files"]} | {"manifest.json"}
-    present = {p.name for p in folder.iterdir()}
-    if listed != present:
-        raise RetentionError(
-            f"export {folder}: files {sorted(present ^ listed)} do not match the manifest"
-        )
-    for entry in manifest["files"]:
-        if _sha256(folder / entry["file"]) != entry["sha256"]:
-            raise RetentionError(
-                f"export {folder / entry['file']}: checksum differs from the manifest"
-            )
-
-
 def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> list[dict]:
     """COPY one playbook/channel to one file or to numbered parts; returns manifest entries."""
     params = {"playbook": book.name, "channel": medium}
@@ -329,9 +341,22 @@ def _write_file(con, pipeline: Pipeline, folder: Path, book, medium: str) -> lis
         name = f"{stem}.{fmt}" if len(parts) == 1 else f"{stem}.part-{number:04d}.{fmt}"
         os.rename(part, folder / name)
         os.chmod(folder / name, 0o600)
-        entries.append({"file": name, "playbook": book.name, "channel": medium})
+        entries.append({"file": name, "profile": GENERIC, "playbook": book.name, "channel": medium})
     parts_dir.rmdir()
-    return _count_rows(con, folder, entries, fmt)
+    return count_generic_rows(con, folder, entries, fmt)
+
+
+def _keep_only(con, covers: list[list[str]]) -> None:
+    """Narrow export_rows to the (playbook, channel) pairs this export covers, so every
+    profile (and the sends recorded) sees the same people."""
+    con.execute("CREATE OR REPLACE TEMP TABLE covered_pairs (playbook VARCHAR, channel VARCHAR)")
+    if covers:
+        con.executemany("INSERT INTO covered_pairs VALUES (?, ?)", covers)
+    con.execute(
+        "DELETE FROM export_rows WHERE (playbook, channel) NOT IN "
+        "(SELECT (playbook, channel) FROM covered_pairs)"
+    )
+    con.execute("DROP TABLE covered_pairs")
 
 
 def _text_cell(column: str, escape: bool) -> str:
@@ -351,52 +376,9 @@ def _text_cell(column: str, escape: bool) -> str:
     )
 
 
-def _count_rows(con, folder: Path, entries: list[dict], fmt: str) -> list[dict]:
-    for entry in entries:
-        path = quote_literal(str(folder / entry["file"]))
-        reader = (
-            f"read_csv({path}, all_varchar = true)" if fmt == "csv" else f"read_parquet({path})"
-        )
-        entry["rows"] = con.execute(f"SELECT count(*) FROM {reader}").fetchall()[0][0]
-        entry["bytes"] = (folder / entry["file"]).stat().st_size
-        entry["sha256"] = _sha256(folder / entry["file"])
-    return entries
-
-
-def _manifest(con, pipeline: Pipeline, run_id, as_of, files, playbook, channel) -> dict:
-    rows = con.execute(
-        "SELECT coalesce(suppressed_reason, 'sent'), count(*) FROM playbook_assignments "
-        "WHERE run_id = $run_id GROUP BY ALL ORDER BY ALL",
-        {"run_id": run_id},
-    ).fetchall()
-    return {
-        "run_id": run_id,
-        "as_of": str(as_of),
-        "pipeline": str(pipeline.path),
-        "warehouse": str(pipeline.run.warehouse),
-        "warehouse_id": warehouse_id(con),
-        "filter": {"playbook": playbook, "channel": channel},
-        "files": files,
-        "csv_formula_escaping": (
-            "cells starting with = + - @ tab or CR get a leading ' (E.164 phones exempt)"
-            if pipeline.exports.format == "csv"
-            else "none (not CSV)"
-        ),
-        "users_by_outcome": dict(rows),
-    }
-
-
 def _remove(path: Path) -> None:
     """Delete a file, a folder or a symlink itself (never what a symlink points to)."""
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.is_dir():
         shutil.rmtree(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

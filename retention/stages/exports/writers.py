@@ -1,0 +1,176 @@
+"""Write rows to a campaign tool's file format: CSV as the tool reads it, or .xlsx.
+
+DuckDB's COPY writes the generic files; a tool's file needs what COPY cannot
+promise: a byte order mark, CRLF line endings, a size cap that a part never
+passes (COPY only checks after each block of rows), the header repeated in
+every part, and spreadsheet cells typed as text. So these writers stream the
+rows from DuckDB in Arrow batches and count every encoded byte.
+
+A text cell a spreadsheet would run as a formula (starts with = + - @, a tab
+or a carriage return) gets a leading ' (OWASP's advice against CSV injection),
+except in the columns the caller exempts (E.164 phones, whose + is data).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+FORMULA_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
+ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_MAX_ROWS = 1_048_576  # rows per Excel worksheet, the header included
+BATCH_ROWS = 50_000
+Part = tuple[Path, int, int]  # a written file, its data rows, the people merged into them
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    """How one file of a profile is laid out on disk."""
+
+    headers: tuple[str, ...]
+    exempt: frozenset[int]  # column positions never formula-escaped (E.164 phones, numbers)
+    encoding: str  # "utf-8" or "utf-8-sig" (with a byte order mark)
+    line_ending: str  # "\r\n" or "\n"
+    delimiter: str
+    max_bytes: int | None
+    max_rows: int | None
+
+
+def safe_cell(value: object) -> object:
+    """A cell value with formula-looking text defused; numbers and None pass through."""
+    if isinstance(value, str) and value.startswith(FORMULA_CHARACTERS):
+        return "'" + value
+    return value
+
+
+def rows_of(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> Iterator[tuple]:
+    """Stream a query's rows as tuples, one Arrow batch at a time (never all in memory)."""
+    relation = con.sql(query, params=params)
+    if hasattr(relation, "to_arrow_reader"):  # DuckDB 2 renamed fetch_arrow_reader
+        reader = relation.to_arrow_reader(BATCH_ROWS)
+    else:
+        reader = relation.fetch_arrow_reader(BATCH_ROWS)
+    for batch in reader:
+        columns = [column.to_pylist() for column in batch.columns]
+        yield from zip(*columns, strict=True)
+
+
+def write_csv_parts(rows: Iterator[tuple], layout: FileLayout, stem: Path) -> list[Part]:
+    """Write `rows` to `stem.csv`, or to `stem.part-0001.csv`... when a cap is reached.
+
+    Each row ends with its count of people merged into it (not written).
+    Every part starts with the header and stays within `max_bytes` and
+    `max_rows` (data rows). Returns (path, data rows, people merged) per part.
+    """
+    header = _encoded_line(layout.headers, layout)
+    bom = b"\xef\xbb\xbf" if layout.encoding == "utf-8-sig" else b""
+    parts: list[Part] = []
+    handle, size = None, 0
+    try:
+        for *cells, merged in rows:
+            line = _encoded_line(
+                [v if i in layout.exempt else safe_cell(v) for i, v in enumerate(cells)], layout
+            )
+            full = handle is not None and (
+                (layout.max_bytes is not None and size + len(line) > layout.max_bytes)
+                or (layout.max_rows is not None and parts[-1][1] >= layout.max_rows)
+            )
+            if handle is None or full:
+                if handle is not None:
+                    handle.close()
+                path = stem.with_name(f"{stem.name}.part-{len(parts) + 1:04d}.csv")
+                handle = _open_private(path)
+                handle.write(bom + header)
+                parts.append((path, 0, 0))
+                size = len(bom) + len(header)
+                if layout.max_bytes is not None and size + len(line) > layout.max_bytes:
+                    raise ValueError(
+                        f"one row of {stem.name} is {len(line):,} bytes, more than the "
+                        f"file cap of {layout.max_bytes:,} bytes with its header"
+                    )
+            handle.write(line)
+            size += len(line)
+            path, count, merged_so_far = parts[-1]
+            parts[-1] = (path, count + 1, merged_so_far + merged)
+    finally:
+        if handle is not None:
+            handle.close()
+    return _single_part_named_plainly(parts, stem, ".csv")
+
+
+def write_xlsx_parts(
+    rows: Iterator[tuple], layout: FileLayout, stem: Path, sheet: str
+) -> list[Part]:
+    """Write `rows` to `stem.xlsx` (or numbered parts past the row cap).
+
+    Every text cell is typed text, so ids keep their leading zeros, +phones
+    stay text and nothing is ever run as a formula (no ' needed); numbers stay
+    numbers, so CLV sorts and sums. The header row is frozen and filtered.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    cap = min(layout.max_rows or XLSX_MAX_ROWS - 1, XLSX_MAX_ROWS - 1)
+    chunks: list[list[tuple]] = [[]]
+    for row in rows:
+        if len(chunks[-1]) >= cap:
+            chunks.append([])
+        chunks[-1].append(row)
+    if not chunks[-1]:
+        return []
+    parts: list[Part] = []
+    for number, chunk in enumerate(chunks, start=1):
+        book = Workbook(write_only=True)
+        page = book.create_sheet(sheet)
+        page.freeze_panes = "A2"
+        page.auto_filter.ref = f"A1:{get_column_letter(len(layout.headers))}{len(chunk) + 1}"
+        page.append([_text_cell(page, WriteOnlyCell, h) for h in layout.headers])
+        for *cells, _ in chunk:
+            page.append(
+                [_text_cell(page, WriteOnlyCell, v) if isinstance(v, str) else v for v in cells]
+            )
+        path = stem.with_name(f"{stem.name}.part-{number:04d}.xlsx")
+        with _open_private(path) as handle:
+            book.save(handle)
+        parts.append((path, len(chunk), sum(row[-1] for row in chunk)))
+    return _single_part_named_plainly(parts, stem, ".xlsx")
+
+
+def _text_cell(page, cell_type, value: str):
+    """A cell Excel shows and keeps as text: type string, number format "@"
+    (openpyxl would otherwise store "=..." as a formula). Control characters
+    that XML cannot hold become U+FFFD instead of failing the file."""
+    cell = cell_type(page, value=ILLEGAL_XML.sub("\ufffd", value))
+    cell.data_type = "s"
+    cell.number_format = "@"
+    return cell
+
+
+def _encoded_line(values, layout: FileLayout) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=layout.delimiter, lineterminator=layout.line_ending).writerow(
+        ["" if v is None else v for v in values]
+    )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _open_private(path: Path):
+    """A new file only the owner can read (it holds addresses); never an existing one."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    return os.fdopen(descriptor, "wb")
+
+
+def _single_part_named_plainly(parts: list[Part], stem: Path, suffix: str) -> list[Part]:
+    if len(parts) != 1:
+        return parts
+    plain = stem.with_name(stem.name + suffix)
+    os.rename(parts[0][0], plain)
+    return [(plain, *parts[0][1:])]
