@@ -2,7 +2,8 @@
 
 Each stage is one transaction; the run becomes visible only when the last step
 marks it published. Any error marks the run failed and leaves the previously
-published run as the one the latest_* views show.
+published run as the one the latest_* views show. A run of an older as_of than
+the published one (a backfill) is stored but does not replace it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from retention.stages.staging.events import check_reject_ratio, stage_events
 from retention.stages.tiers import build_tiers
 from retention.warehouse.ledger import (
     fail_run,
+    latest_run_id,
     publish_run,
     record_stage,
     record_steps,
@@ -74,7 +76,7 @@ def _run_pipeline(pipeline: Pipeline) -> RunResult:
             recover_exports(con, settings.exports)
         log.info("run %d of %s", run_id, pipeline.path.name)
         try:
-            counts, prepared = _run_stages(con, pipeline, run_id)
+            counts, prepared, latest = _run_stages(con, pipeline, run_id)
         except Exception as exc:
             # Record the failure in the ledger and publish that (the latest_*
             # views still show the previous run); interrupts publish nothing.
@@ -96,7 +98,10 @@ def _run_pipeline(pipeline: Pipeline) -> RunResult:
     if failure is not None:
         raise failure
     # The warehouse is published; now the export folder of the same run.
-    export_dir = commit_export(prepared) if prepared.manifest["files"] else None
+    # A backfill's folder is written too, but exports/LATEST keeps naming the newest day's.
+    export_dir = (
+        commit_export(prepared, point_latest=latest) if prepared.manifest["files"] else None
+    )
     if export_dir is None:
         discard_export(prepared)
     keep = pipeline.exports.keep_runs or settings.keep_runs
@@ -110,6 +115,7 @@ def _run_pipeline(pipeline: Pipeline) -> RunResult:
         assignments=assignments,
         warehouse=pipeline.run.warehouse,
         export_dir=export_dir,
+        latest=latest,
         seconds=time.perf_counter() - started,
         stages=[StageTime(*row) for row in stages],
         steps=[StepTime(*row) for row in steps],
@@ -130,7 +136,8 @@ def _tier_counts(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, dict[
 
 
 def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int):
-    """Every stage up to publishing; returns the staging counts and the unpublished export."""
+    """Every stage up to publishing; returns the staging counts, the unpublished export
+    and whether the run is now the latest (False for a backfill of an older day)."""
     with _stage(con, run_id, "staging") as rows:
         counts = stage_events(con, pipeline, run_id)
         rows.append(counts.rows_staged)
@@ -143,7 +150,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         f"{counts.rows_after_as_of:,}",
         counts.as_of,
     )
-    check_reject_ratio(counts, pipeline, run_id)
+    check_reject_ratio(con, counts, pipeline, run_id)
     with _stage(con, run_id, "features") as rows:
         rows.append(build_features(con, pipeline, run_id, counts.as_of))
     users = rows[0]
@@ -166,7 +173,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         "SELECT count(DISTINCT product_id) FROM user_features WHERE run_id = $run_id",
         {"run_id": run_id},
     ).fetchall()[0][0]
-    publish_run(
+    latest = publish_run(
         con,
         run_id,
         pipeline.run.keep_runs,
@@ -179,7 +186,15 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         users=users,
         products=products,
     )
-    return counts, prepared
+    if not latest:
+        log.info(
+            "  run %d is a backfill of %s: stored; the latest_* views keep showing run %d, "
+            "which has a newer as_of",
+            run_id,
+            counts.as_of,
+            latest_run_id(con),
+        )
+    return counts, prepared, latest
 
 
 def _load_contacts(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> int:

@@ -72,6 +72,7 @@ class RunResult:
     assignments: dict[str, dict[str, int]]  # playbook -> outcome (sent, holdout, reason) -> users
     warehouse: Path
     export_dir: Path | None
+    latest: bool  # what latest_* shows now; False for a backfill of an older as_of
     seconds: float
     stages: list[StageTime]  # in run order
     steps: list[StepTime]

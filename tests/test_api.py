@@ -6,9 +6,9 @@ the JSON a command prints must be the API result's to_dict().
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
-import csv
 import json
 
 import duckdb

@@ -311,8 +311,8 @@ def test_run_killed_at_a_random_moment_leaves_whole_outputs(moment, campaign_pip
 
 
 def test_history_keeps_tiers_and_trims_per_user_detail(run):
-    for _ in range(3):
-        _, warehouse = run(TINY, run_extra="keep_runs = 2")
+    for day in ("2024-06-30", "2024-07-01", "2024-07-01"):  # the last reruns its day
+        _, warehouse = run(TINY, as_of=day, run_extra="keep_runs = 2")
     kept = query(warehouse, "SELECT DISTINCT run_id FROM user_features ORDER BY run_id")
     assert list(kept.run_id) == [2, 3]
     history = query(warehouse, "SELECT run_id, count(*) AS n FROM tier_history GROUP BY ALL")

@@ -125,9 +125,20 @@ def _table_names(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     return frozenset(row[0] for row in rows)
 
 
+# The run of each as_of day (its last to finish), newest day first: the published
+# run and the one tier_transitions compares it with. Read from `runs` itself, so
+# a warehouse written by an older version reports the same runs.
+_RUN_DAYS_SQL = (
+    "SELECT * FROM runs WHERE status = 'published' AND as_of IS NOT NULL QUALIFY row_number() "
+    "OVER (PARTITION BY as_of ORDER BY finished_at DESC, run_id DESC) = 1 "
+    "ORDER BY as_of DESC LIMIT 2"
+)
+
+
 def _published_run(con: duckdb.DuckDBPyConnection, warehouse: Path) -> dict:
+    """The published run (newest as_of), with the previous as_of day's run as `previous`."""
     try:
-        runs = _rows(con, "SELECT * FROM runs WHERE status = 'published' ORDER BY run_id DESC")
+        runs = _rows(con, _RUN_DAYS_SQL)
     except duckdb.CatalogException:
         raise WarehouseError(f"{warehouse} is not a retention warehouse (no runs table)") from None
     if not runs:

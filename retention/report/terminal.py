@@ -18,8 +18,9 @@ REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk") 
 def run_summary(result: RunResult) -> str:
     """What a run staged, rejected and ignored, its tiers and playbooks, and where it wrote."""
     counts = result.counts
+    published = "published" if result.latest else "stored as a backfill (latest_* keep a newer day)"
     lines = [
-        f"run {result.run_id} published (as_of {result.as_of}, {result.seconds:.1f} s)",
+        f"run {result.run_id} {published} (as_of {result.as_of}, {result.seconds:.1f} s)",
         f"events: {counts.rows_read:,} read, {counts.rows_staged:,} staged, "
         f"{counts.rows_rejected:,} rejected, {counts.rows_duplicate:,} duplicates dropped, "
         f"{counts.rows_after_as_of:,} after as_of ignored",

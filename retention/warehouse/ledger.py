@@ -4,6 +4,13 @@ Inside the copy, a run is written under its own run_id and shown by the
 latest_* views only once marked published. A run that fails is marked failed
 (its half-written rows deleted, rejected_events kept to show why) and that
 ledger is published, still showing the previous run as the latest.
+
+Which published run is the latest is decided by the data's day, not the
+clock: the newest as_of, and of that day's runs the last to finish (the
+`published_run` view). So an Airflow or cron backfill of an older day is
+stored under its own run_id, queryable and in tier_history, while the
+latest_* views keep showing the newest day; a rerun of the newest day
+replaces it.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ RUN_TABLES = (
     "channel_metrics",
     "cohort_retention",
 )
-# Per-user detail trimmed to the last [run] keep_runs published runs.
+# Per-user detail trimmed to the last [run] keep_runs published runs (and the latest).
 PER_USER_HISTORY = ("user_features", "user_scores", "user_survival", "contacts")
 
 
@@ -95,25 +102,47 @@ def update_run(con: duckdb.DuckDBPyConnection, run_id: int, **values) -> None:
     )
 
 
-def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **values) -> None:
-    """Make the run the one latest_* views show, and trim history.
+def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **values) -> bool:
+    """Mark the run published and trim history; return whether it is now the latest.
 
-    Staged events (kept only with [run] keep_staged_events) are kept for this
-    run only; the per-user detail tables
-    (PER_USER_HISTORY) for the last `keep_runs` published runs. Tiers,
-    assignments, sends, model parameters and the ledger are kept for good:
-    they are small and feed tier_history, uplift and frequency caps.
+    The run is the latest (the one latest_* views show) unless a published
+    run has a newer as_of: then it is a backfill, stored beside it. Staged
+    events (kept only with [run] keep_staged_events) are kept for the latest
+    run only; the per-user detail tables (PER_USER_HISTORY) for the last
+    `keep_runs` runs to finish, and always for the latest, however long ago
+    it finished. Tiers, assignments, sends, model parameters and the ledger
+    are kept for good: they are small and feed tier_history, uplift and
+    frequency caps.
     """
     con.begin()
     update_run(con, run_id, status="published", finished_at=_now(), **values)
+    latest = latest_run_id(con)
     con.execute(
-        f"DELETE FROM {stored_table(con, 'stg_events')} WHERE run_id <> $run_id",
-        {"run_id": run_id},
+        f"DELETE FROM {stored_table(con, 'stg_events')} WHERE run_id IS DISTINCT FROM $latest",
+        {"latest": latest},
     )
-    kept = "SELECT run_id FROM runs WHERE status = 'published' ORDER BY run_id DESC LIMIT $keep"
+    kept = (
+        "SELECT run_id FROM (SELECT run_id FROM runs WHERE status = 'published' "
+        "ORDER BY run_id DESC LIMIT $keep) UNION ALL SELECT run_id FROM published_run"
+    )
     for table in PER_USER_HISTORY:
         con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
     con.commit()
+    return latest == run_id
+
+
+def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The run the latest_* views show (newest as_of, then last to finish); None before any."""
+    rows = con.execute("SELECT run_id FROM published_run").fetchall()
+    return rows[0][0] if rows else None
+
+
+def is_latest(con: duckdb.DuckDBPyConnection, run_id: int) -> bool:
+    """Whether `run_id` is the run the latest_* views show (False for a backfill or a failure).
+
+    Exports use it to decide whether a run's folder may become LATEST.
+    """
+    return latest_run_id(con) == run_id
 
 
 def stored_table(con: duckdb.DuckDBPyConnection, name: str) -> str:

@@ -1,6 +1,8 @@
 -- The warehouse tables written by `retention run`. Every table carries run_id;
--- `runs` says which run is published, and the latest_* views show only the
--- most recently published run, so a failed or killed run is never visible there.
+-- `runs` says which runs are published, and the latest_* views show only the
+-- published run with the newest as_of (of that day's runs, the last to finish),
+-- so a failed or killed run is never visible there and a backfill of an older
+-- day is stored beside the latest run without replacing it.
 create table if not exists runs (
     run_id bigint primary key,
     pipeline varchar not null,
@@ -196,12 +198,34 @@ create table if not exists uplift_results (
     relative_lift double              -- difference / holdout value
 );
 
+-- One row per as_of day with a published run: the run that stands for the day
+-- (the last of its runs to finish: a rerun of a day replaces it) and the day's
+-- rank, 1 for the newest as_of. A backfill of an older day ranks below the
+-- latest day however late it finished.
+create or replace view run_days as
+with day_runs as (
+    select
+        run_id,
+        as_of,
+        finished_at,
+        row_number() over (partition by as_of order by finished_at desc, run_id desc) as newest
+    from runs
+    where status = 'published' and as_of is not null
+)
+
+select
+    as_of,
+    run_id,
+    finished_at,
+    row_number() over (order by as_of desc) as day_rank
+from day_runs
+where newest = 1;
+
 create or replace view published_run as
-select run_id, pipeline, as_of, finished_at
-from runs
-where status = 'published'
-order by run_id desc
-limit 1;
+select runs.run_id, runs.pipeline, runs.as_of, runs.finished_at
+from run_days
+inner join runs using (run_id)
+where run_days.day_rank = 1;
 
 create or replace view latest_features as
 select user_features.*
@@ -237,20 +261,14 @@ inner join latest_features as features using (product_id, user_id)
 group by tiers.product_id, tiers.tier;
 
 create or replace view tier_transitions as
-with published as (
-    select run_id, row_number() over (order by run_id desc) as recency
-    from runs
-    where status = 'published'
-),
-
-latest as (
+with latest as (
     select user_tiers.* from user_tiers
-    inner join published on user_tiers.run_id = published.run_id and published.recency = 1
+    inner join run_days on user_tiers.run_id = run_days.run_id and run_days.day_rank = 1
 ),
 
 previous as (
     select user_tiers.* from user_tiers
-    inner join published on user_tiers.run_id = published.run_id and published.recency = 2
+    inner join run_days on user_tiers.run_id = run_days.run_id and run_days.day_rank = 2
 )
 
 select

@@ -26,15 +26,26 @@ from retention.stages.exports.writers import FileLayout, write_csv_parts
 REPOSITORY = Path(__file__).resolve().parents[2]
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 GROUP_ID = "a1b2c3d4-sms-group"
-ALL_PROFILES = f"""
-[exports]
-profiles = [
-    "generic", "mailchimp", "klaviyo",
-    {{ name = "braze", channels = ["email", "sms"], settings = {{ sms_subscription_group_id = "{GROUP_ID}" }} }},
-    "customerio", "hubspot", "excel",
-    {{ name = "tiny_hubspot", tool = "HubSpot", merge = "address", lists = "semicolon", max_file_mb = 0.05, email = {{ key = "Email", columns = {{ "Email" = "address", "Plays" = "playbooks" }} }} }},
-]
+ALL_PROFILES = (
+    "[exports]\n"
+    + "".join(
+        f'[[exports.profiles]]\nname = "{name}"\n'
+        for name in ("generic", "mailchimp", "klaviyo", "customerio", "hubspot", "excel")
+    )
+    + f"""
+[[exports.profiles]]
+name = "braze"
+channels = ["email", "sms"]
+settings = {{ sms_subscription_group_id = "{GROUP_ID}" }}
+
+[[exports.profiles]]
+name = "tiny_hubspot"
+tool = "HubSpot"
+lists = "semicolon"
+max_file_mb = 0.05
+email = {{ key = "Email", columns = {{ "Email" = "address", "Plays" = "playbooks" }} }}
 """
+)
 
 
 def sample_pipeline(folder: Path, exports_section: str) -> Path:
@@ -267,7 +278,7 @@ def test_a_declared_profile_overrides_a_built_in_one(tmp_path):
             "needs settings.sms_subscription_group_id",
         ),
         (
-            'profiles = [{ name = "mine", email = { key = "Id", columns = { "Email" = "address" } } }]',
+            'profiles = [{ name = "mine", email = { key = "Id", columns = { "E" = "address" } } }]',
             'key = "Id": expected one of its column headers',
         ),
         (

@@ -39,6 +39,7 @@ from retention.errors import RetentionError
 from retention.output_files import write_text_atomically
 from retention.stages.exports.manifest import build_manifest, count_generic_rows, verify_export
 from retention.stages.exports.profiles import write_profile
+from retention.warehouse.ledger import is_latest
 from retention.warehouse.sql_files import quote_identifier, quote_literal, run_sql
 
 log = logging.getLogger(__name__)
@@ -175,15 +176,17 @@ def record_sends(con: duckdb.DuckDBPyConnection, prepared: PreparedExport, run_i
     return sum(f["rows"] for f in prepared.manifest["files"])
 
 
-def commit_export(prepared: PreparedExport) -> Path:
-    """Rename the checked folder into place, replacing an earlier export of the same run."""
+def commit_export(prepared: PreparedExport, point_latest: bool = True) -> Path:
+    """Rename the checked folder into place, replacing an earlier export of the same run;
+    `exports/LATEST` names it unless the run is a backfill of an older day."""
     final, old = prepared.final_dir, prepared.final_dir.with_name(f".{prepared.final_dir.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         os.rename(final, old)
     os.rename(prepared.staging_dir, final)
     shutil.rmtree(old, ignore_errors=True)
-    write_text_atomically(final.parent / "LATEST", final.name + "\n")
+    if point_latest:
+        write_text_atomically(final.parent / "LATEST", final.name + "\n")
     return final
 
 
@@ -233,7 +236,8 @@ def recover_exports(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         if not final.exists() and _published_sends(con, final.name) and _checks_out(entry):
             log.warning("export %s: renaming into place after its process was killed", final)
             manifest = json.loads((entry / "manifest.json").read_text())
-            commit_export(PreparedExport(entry, final, manifest))
+            latest = is_latest(con, int(EXPORT_FOLDER.fullmatch(final.name)["run"]))
+            commit_export(PreparedExport(entry, final, manifest), point_latest=latest)
         else:
             shutil.rmtree(entry, ignore_errors=True)
     for entry in sorted(root.iterdir()):

@@ -17,6 +17,7 @@ import duckdb
 from retention.config.pipeline_file import EVENT_COLUMNS, Pipeline
 from retention.errors import ConfigError, DataQualityError, SourceError
 from retention.sources.files import CSV_REJECTS, open_source
+from retention.stages.staging.reject_hints import reject_summary
 from retention.warehouse.ledger import stored_table
 from retention.warehouse.sql_files import quote_identifier, run_sql
 
@@ -174,17 +175,23 @@ def drop_staged_events(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS temp.main.parsed_events")
 
 
-def check_reject_ratio(counts: StagingCounts, pipeline: Pipeline, run_id: int) -> None:
-    """Fail the run when more rows are unusable than the pipeline allows."""
+def check_reject_ratio(
+    con: duckdb.DuckDBPyConnection, counts: StagingCounts, pipeline: Pipeline, run_id: int
+) -> None:
+    """Fail the run when more rows are unusable than the pipeline allows.
+
+    The error says why (the top reasons, an example value, the setting that
+    would fix it when the values make it recognisable) and how to see all.
+    """
     if counts.rows_read == 0:
         raise SourceError(f"[source.events] path {pipeline.events.path}: the source has no rows")
     ratio = counts.rows_rejected / counts.rows_read
     if ratio > pipeline.max_reject_ratio:
+        summary = reject_summary(con, run_id, pipeline.path, pipeline.run.warehouse)
         raise DataQualityError(
             f"{counts.rows_rejected:,} of {counts.rows_read:,} rows ({ratio:.1%}) were rejected, "
             f"more than [validation] max_reject_ratio = {pipeline.max_reject_ratio:g}; "
-            f"see them with: SELECT reason, count(*) FROM rejected_events "
-            f"WHERE run_id = {run_id} GROUP BY reason"
+            f"the top reasons:\n{summary}"
         )
 
 
