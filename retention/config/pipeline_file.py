@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from retention.config.fields import (
 from retention.config.paths import check_output_paths
 from retention.config.playbooks import ExportSettings, parse_exports, parse_playbooks
 from retention.config.scores import ScoreSettings, parse_score_settings
+from retention.config.source_keys import DECIMAL_FIELDS, NESTED, SOURCE_FIELDS, source_options
 from retention.errors import ConfigError
 
 # Canonical event types: every source value is mapped onto one of these (or `other`).
@@ -53,7 +54,7 @@ COST_COLUMNS = ("channel", "day", "spend", "product_id")
 CONTACT_COLUMNS = ("user_id", "email", "phone", "email_opt_in", "sms_opt_in", "country")
 SUPPRESSION_COLUMNS = ("address", "channel", "reason")
 SOURCES = ("events", "contacts", "costs", "suppressions")
-FORMATS = ("auto", "csv", "parquet", "json")
+FORMATS = ("auto", "csv", "parquet", "json", "postgres")
 DEFAULT_PRODUCT = "default"
 
 RUN_FIELDS = {
@@ -70,8 +71,10 @@ RUN_FIELDS = {
 }
 FORMAT_FIELD = Field(choice(*FORMATS), default="auto")
 EVENTS_FIELDS = {
-    "path": Field(text, required=True, help="a file, a glob or a folder of event files"),
+    "path": Field(text, help="a file, a glob or a folder of event files"),
     "format": FORMAT_FIELD,
+    **SOURCE_FIELDS,
+    **DECIMAL_FIELDS,
     "default_event_type": Field(choice(*EVENT_TYPES), default="purchase"),
     "event_time_format": Field(optional_text, default=None),
 }
@@ -116,12 +119,23 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class SourceSettings:
-    """A file source: `path` is absolute (it may be a glob or a folder)."""
+    """A source: `path` is absolute (it may be a glob or a folder), an object-store
+    URL, or for format "postgres" a label naming the table or query."""
 
     path: str
     format: str
     columns: dict[str, str]
     section: str  # e.g. "[source.events]", for error messages
+    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec, no secrets
+    delimiter: str | None = None  # None: detected; "whitespace": runs of spaces and tabs
+    quote: str | None = None  # None: detected; "": no quoting
+    encoding: str = "utf-8"
+    header: bool = True
+    column_names: tuple[str, ...] | None = None  # replace the header's names (or column0...)
+    decimal_separator: str = "."
+    dsn: str | None = None  # postgres: the connection string (from dsn or dsn_env)
+    table: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +257,8 @@ def _parse_columns(table: Any, allowed: tuple[str, ...], required: tuple[str, ..
 
 def _parse_events(table: Any, name: str, base: Path) -> EventsSource:
     where = f"{name}: [source.events]"
-    events = check_table(table, EVENTS_FIELDS, where, nested=("columns", "event_types"))
+    events = check_table(table, EVENTS_FIELDS, where, nested=(*NESTED, "event_types"))
+    options = source_options(table, events, where, base, EVENTS_FIELDS["path"].help)
     if "columns" in events:
         columns = _parse_columns(
             events["columns"],
@@ -260,7 +275,7 @@ def _parse_events(table: Any, name: str, base: Path) -> EventsSource:
         f"{name}: [source.events.event_types]",
     )
     return EventsSource(
-        path=str(base / events["path"]),
+        **options,
         format=events["format"],
         columns=columns,
         section="[source.events]",
@@ -322,20 +337,20 @@ def _parse_file_source(
     defaults: tuple[str, ...],
     required: tuple[str, ...],
 ) -> SourceSettings | None:
-    """A [source.<source>] table: path, format and a column mapping (defaults: same names)."""
+    """A [source.<source>] table: path (or a postgres table), format, the text and
+    storage settings, and a column mapping (defaults: same names)."""
     if table is None:
         return None
     section = f"[source.{source}]"
-    fields = {"path": Field(text, required=True, help=what), "format": FORMAT_FIELD}
-    parsed = check_table(table, fields, f"{name}: {section}", nested=("columns",))
+    fields = {"path": Field(text, help=what), "format": FORMAT_FIELD, **SOURCE_FIELDS}
+    parsed = check_table(table, fields, f"{name}: {section}", nested=NESTED)
+    options = source_options(table, parsed, f"{name}: {section}", base, what)
     columns = {key: key for key in defaults}
     if "columns" in parsed:
         columns = _parse_columns(
             parsed["columns"], allowed, required, f"{name}: [source.{source}.columns]"
         )
-    return SourceSettings(
-        path=str(base / parsed["path"]), format=parsed["format"], columns=columns, section=section
-    )
+    return SourceSettings(**options, format=parsed["format"], columns=columns, section=section)
 
 
 def _event_type_map(listed: dict[str, tuple[str, ...]], where: str) -> tuple[tuple[str, str], ...]:

@@ -1,8 +1,11 @@
-"""Open a file source (CSV, Parquet or JSON lines) as a DuckDB relation.
+"""Open a source (CSV and text, Parquet, JSON lines, PostgreSQL) as a DuckDB relation.
 
-A source path is one file, a glob, or a (hive-partitioned) folder. Everything
-is checked up front so that the user gets one sentence naming the file and
-what is wrong: no file, an empty file, a mapped column that does not exist.
+A source path is one file, a glob, or a (hive-partitioned) folder, on local
+disk or in object storage (`s3://`, `gs://`, `az://`: listed and read through
+fsspec, see object_store.py); or a PostgreSQL table or query (postgres.py).
+Everything is checked up front so that the user gets one sentence naming the
+file and what is wrong: no file, an empty file, a mapped column that does not
+exist.
 
 CSV and JSON are read with every column as text so that a bad value lands in
 `rejected_events` with its reason instead of failing the whole read; CSV lines
@@ -19,7 +22,11 @@ from pathlib import Path
 import duckdb
 
 from retention.config.pipeline_file import SourceSettings
+from retention.config.source_keys import WHITESPACE, is_url
 from retention.errors import SourceError
+from retention.sources import object_store
+from retention.sources.postgres import open_postgres
+from retention.sources.whitespace import read_whitespace
 from retention.warehouse.sql_files import quote_literal
 
 EXTENSIONS = {
@@ -48,8 +55,15 @@ class OpenedSource:
 
 
 def resolve_files(source: SourceSettings) -> tuple[list[str], bool]:
-    """The files a source path names, and whether it is a hive-partitioned folder."""
+    """The files a source path names, and whether it is a hive-partitioned folder.
+
+    A PostgreSQL source has one pseudo file: its label (the table's name).
+    """
     path = source.path
+    if source.format == "postgres":
+        return [path], False
+    if is_url(path):
+        return object_store.list_files(source, lambda f: _format_of(f) is not None)
     if os.path.isfile(path):  # before the glob test: "events[1].csv" is a file name too
         return [path], False
     if os.path.isdir(path):
@@ -91,13 +105,24 @@ def detect_format(source: SourceSettings, files: list[str]) -> str:
 
 def open_source(con: duckdb.DuckDBPyConnection, source: SourceSettings, name: str) -> OpenedSource:
     """Check the source and create the temp view `name` over it (source column names)."""
+    if source.format == "postgres":
+        open_postgres(con, source, name)
+        return _opened(con, source, [source.path], "postgres", False, f"SELECT * FROM {name}", name)
     files, hive = resolve_files(source)
-    empty = [f for f in files if os.path.getsize(f) == 0]
+    if is_url(source.path):
+        object_store.register(con, source)
+        empty = object_store.empty_files(source, files)
+    else:
+        empty = [f for f in files if os.path.getsize(f) == 0]
     if empty:
         raise SourceError(f"{source.section} path {empty[0]}: the file is empty")
     fmt = detect_format(source, files)
+    _check_text_settings(source, fmt)
+    if fmt == "csv" and source.delimiter == WHITESPACE:
+        read_whitespace(con, source, files, name, CSV_REJECTS)
+        return _opened(con, source, files, fmt, hive, f"SELECT * FROM {name}", name)
     try:
-        reader = _reader_sql(con, fmt, hive, files)
+        reader = _reader_sql(con, fmt, hive, files, source)
         if fmt == "parquet":
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {reader}")
         else:
@@ -112,7 +137,32 @@ def open_source(con: duckdb.DuckDBPyConnection, source: SourceSettings, name: st
     return OpenedSource(files, fmt, hive, reader, column_types)
 
 
-def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: list[str]) -> str:
+def _opened(con, source: SourceSettings, files, fmt, hive, reader, name) -> OpenedSource:
+    described = con.execute(f"DESCRIBE {name}").fetchall()
+    column_types = {row[0]: row[1] for row in described if row[0] != "source_file"}
+    check_mapped_columns(source, column_types, files)
+    return OpenedSource(files, fmt, hive, reader, column_types)
+
+
+def _check_text_settings(source: SourceSettings, fmt: str) -> None:
+    """Text settings on a source whose files turned out to be Parquet or JSON are a mistake."""
+    given = source.delimiter or source.quote is not None or source.column_names
+    given = given or source.encoding != "utf-8" or not source.header
+    given = given or source.decimal_separator != "."
+    if fmt != "csv" and given:
+        raise SourceError(
+            f"{source.section} path {source.path}: the files are {fmt}, which has no delimiter, "
+            "quote, encoding, header, column_names or decimal_separator; remove those keys"
+        )
+
+
+def _reader_sql(
+    con: duckdb.DuckDBPyConnection,
+    fmt: str,
+    hive: bool,
+    files: list[str],
+    source: SourceSettings,
+) -> str:
     """A SELECT over the files; text everywhere except Parquet's own types.
 
     The file list is written into the SQL as quoted literals because a view
@@ -128,7 +178,8 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: lis
         # one source must share their columns.
         errors, scans = CSV_REJECTS
         return (
-            f"SELECT * FROM read_csv({listed}, {common}, all_varchar = true, header = true, "
+            f"SELECT * FROM read_csv({listed}, {common}, all_varchar = true, "
+            f"{_dialect_sql(source)}, "
             f"store_rejects = true, rejects_table = '{errors}', rejects_scan = '{scans}')"
         )
     common += ", union_by_name = true"
@@ -139,6 +190,24 @@ def _reader_sql(con: duckdb.DuckDBPyConnection, fmt: str, hive: bool, files: lis
         f"SELECT * FROM read_json({listed}, {common}, format = 'auto', records = true, "
         f"columns = {{{as_text}}})"
     )
+
+
+def _dialect_sql(source: SourceSettings) -> str:
+    """read_csv options for the source's text settings; unset ones are left to DuckDB's sniffer.
+
+    A quote character set by the pipeline also escapes itself by doubling, as in CSV.
+    """
+    options = [f"header = {'true' if source.header else 'false'}"]
+    if source.delimiter:
+        options.append(f"delim = {quote_literal(source.delimiter)}")
+    if source.quote is not None:
+        options.append(f"quote = {quote_literal(source.quote)}")
+        options.append(f"escape = {quote_literal(source.quote)}")
+    if source.encoding != "utf-8":
+        options.append(f"encoding = {quote_literal(source.encoding)}")
+    if source.column_names:
+        options.append("names = [" + ", ".join(quote_literal(n) for n in source.column_names) + "]")
+    return ", ".join(options)
 
 
 def check_mapped_columns(

@@ -12,7 +12,8 @@
 --         (macros.sql)
 -- params: $use_event_time_format, $event_time_format (strptime),
 --         $event_time_format_is_date (the format has no time of day),
---         $min_event_time, $max_event_time, $amount_mapped, $timezone
+--         $min_event_time, $max_event_time, $amount_mapped, $timezone,
+--         $decimal_comma (the source writes amounts as 12,50)
 -- Naive timestamps are taken as UTC; offsets (Z, +02:00) are honoured; digits
 -- only are epoch seconds (9-10 digits) or epoch milliseconds (12-13 digits).
 -- A plain date (or a format without time of day) is a calendar day: it starts
@@ -22,7 +23,9 @@
 -- +14:00, minutes below 60: DuckDB would read '+05:99' as +06:39).
 -- An amount is a plain number with at most one currency sign (DuckDB would
 -- also read '1_000' as 1000); 'NaN' and '1e999' are numbers but not finite,
--- so they are rejected too.
+-- so they are rejected too. With $decimal_comma the comma is the decimal
+-- separator and a point has no meaning (it may be a thousands separator):
+-- it becomes '#', so such an amount is rejected, never misread.
 -- event_date (the day in $timezone) is only taken for usable rows: a time
 -- near DuckDB's limits (year 294247) cannot be moved into another zone.
 with source as (
@@ -34,7 +37,12 @@ texts as (
         *,
         strip_blank(event_time) as event_time_text,
         strip_blank(amount) as amount_text,
-        regexp_replace(strip_blank(amount), '^[$€£¥]\s*|\s*[$€£¥]$', '') as amount_number
+        case
+            when $decimal_comma then translate(
+                regexp_replace(strip_blank(amount), '^[$€£¥]\s*|\s*[$€£¥]$', ''), ',.', '.#'
+            )
+            else regexp_replace(strip_blank(amount), '^[$€£¥]\s*|\s*[$€£¥]$', '')
+        end as amount_number
     from source
 ),
 

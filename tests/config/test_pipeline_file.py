@@ -66,6 +66,52 @@ def test_sample_pipeline_loads(tmp_path):
 
 CASES = [
     (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'delimiter = ";;"'),
+        '[source.events] delimiter = ";;": expected one character such as "," '
+        '";" "|" "\\t", or "whitespace"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'quote = "<<"'),
+        '[source.events] quote = "<<": expected one character such as "\\"" or '
+        '"\'", or "" for no quoting',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'encoding = "cp1252"'),
+        '[source.events] encoding = "cp1252": expected one of "utf-8", "utf-16", "latin-1"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + "header = 1"),
+        "[source.events] header = 1: expected true or false",
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + "column_names = []"),
+        "[source.events] column_names = []: expected a non-empty list of strings "
+        'such as ["purchase", "order"]',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'decimal_separator = ";"'),
+        '[source.events] decimal_separator = ";": expected one of ".", ","',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'dsn = "x"'),
+        '[source.events] dsn: only a source with format = "postgres" has it',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'dsn_env = "1X"'),
+        '[source.events] dsn_env = "1X": expected the name of an environment '
+        'variable such as "EVENTS_DSN"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'table = "a;b"'),
+        '[source.events] table = "a;b": expected a table name such as "events" '
+        'or "analytics.events"',
+    ),
+    (
+        VALID.replace('path = "events.csv"', 'path = "events.csv"\n' + 'query = "DELETE FROM t"'),
+        '[source.events] query = "DELETE FROM t": expected a read-only query '
+        "starting with SELECT or WITH",
+    ),
+    (
         VALID.replace("warehouse =", "warehuse ="),
         '[run] unknown key "warehuse" (did you mean "warehouse"?); allowed keys are: as_of, '
         "exports, keep_runs, keep_staged_events, memory_limit, storage_version, threads, "
@@ -133,7 +179,8 @@ CASES = [
     ),
     (
         VALID.replace('path = "events.csv"', 'path = "events.csv"\nformat = "xlsx"'),
-        '[source.events] format = "xlsx": expected one of "auto", "csv", "parquet", "json"',
+        '[source.events] format = "xlsx": expected one of "auto", "csv", '
+        '"parquet", "json", "postgres"',
     ),
     (
         VALID.replace('path = "events.csv"', 'path = "events.csv"\ndefault_event_type = "buy"'),
@@ -238,7 +285,9 @@ KEY_CASES = [
     (
         VALID.replace("[source.events.columns]", "[source.events.colums]"),
         '[source.events] unknown key "colums" (did you mean "columns"?); allowed keys are: '
-        "columns, default_event_type, event_time_format, event_types, format, path",
+        "column_names, columns, decimal_separator, default_event_type, delimiter, dsn, dsn_env, "
+        "encoding, event_time_format, event_types, format, header, path, query, quote, "
+        "storage_options, table",
     ),
     (
         VALID.replace('path = "events.csv"', 'path = "events.csv"\nevent_types = ["order"]'),
@@ -254,7 +303,8 @@ KEY_CASES = [
     ),
     (
         VALID + '[source.contacts]\npath = "c.csv"\nformat = "xls"\n',
-        '[source.contacts] format = "xls": expected one of "auto", "csv", "parquet", "json"',
+        '[source.contacts] format = "xls": expected one of "auto", "csv", '
+        '"parquet", "json", "postgres"',
     ),
     (
         VALID + '[source.contacts]\npath = "c.csv"\ncolumns = ["email"]\n',
@@ -270,7 +320,8 @@ KEY_CASES = [
     ),
     (
         VALID + '[source.costs]\npath = "c.csv"\nformat = "csv.gz"\n',
-        '[source.costs] format = "csv.gz": expected one of "auto", "csv", "parquet", "json"',
+        '[source.costs] format = "csv.gz": expected one of "auto", "csv", '
+        '"parquet", "json", "postgres"',
     ),
     (
         VALID + '[source.costs]\npath = "c.csv"\ncolumns = 1\n',
@@ -462,7 +513,8 @@ KEY_CASES += [
     ),
     (
         VALID + '[source.suppressions]\npath = "s.csv"\nformat = "xls"\n',
-        '[source.suppressions] format = "xls": expected one of "auto", "csv", "parquet", "json"',
+        '[source.suppressions] format = "xls": expected one of "auto", "csv", '
+        '"parquet", "json", "postgres"',
     ),
 ]
 KEY_CASES += [

@@ -128,7 +128,7 @@ def _open_contacts(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> No
 
 
 def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: list[str]) -> None:
-    read = read_csv_files(files)
+    read = read_csv_files(files, source)
     check_mapped_columns(source, read.columns, files)
     table = read.table
     names = [name for name in CONTACT_COLUMNS if name in source.columns]

@@ -110,7 +110,7 @@ def _read_entries(
     files, _ = resolve_files(source)
     columns = {name: source.columns.get(name) for name in SUPPRESSION_COLUMNS}
     if detect_format(source, files) == "csv":
-        read = read_csv_files(files)
+        read = read_csv_files(files, source)
         check_mapped_columns(source, read.columns, files, only=("address",))
         table = read.table.to_pydict()
         entries = []

@@ -93,6 +93,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "min_event_time": pipeline.min_event_time,
         "max_event_time": MAX_EVENT_TIME,
         "amount_mapped": "amount" in pipeline.events.columns,
+        "decimal_comma": pipeline.events.decimal_separator == ",",
         "timezone": pipeline.run.timezone,
     }
     drop_staged_events(con)
