@@ -69,13 +69,18 @@ def output_options(command):
     @click.option("--verbose", "-v", is_flag=True, help="More detail; tracebacks on errors.")
     @functools.wraps(command)
     def wrapper(*args, quiet: bool, verbose: bool, **kwargs):
-        click.get_current_context().meta["verbose"] = verbose
+        from retention.report.progress import progress_handler
+
+        context = click.get_current_context()
+        context.meta["verbose"] = verbose
         level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler = progress_handler(sys.stderr, live=not quiet and not context.meta.get("json"))
         log.handlers[:] = [handler]
         log.setLevel(level)
-        return command(*args, **kwargs)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            handler.close()
 
     return wrapper
 
@@ -395,7 +400,9 @@ def demo(out: Path) -> None:
     from retention.demo import run_demo
     from retention.report import terminal
 
-    click.echo(terminal.run_summary(run_demo(out.resolve())))
+    result, report_page = run_demo(out.resolve())
+    click.echo(terminal.run_summary(result))
+    click.echo(f"report:    {report_page} (open it in a browser)")
 
 
 @main.command()

@@ -18,9 +18,13 @@ def bundled_pipeline_path() -> Path:
     return Path(str(resources.files("retention.pipelines").joinpath("sample.toml")))
 
 
-def run_demo(out_dir: Path) -> RunResult:
-    """Run the sample pipeline with its warehouse and exports under `out_dir`."""
+def run_demo(out_dir: Path) -> tuple[RunResult, Path]:
+    """Run the sample pipeline with its warehouse and exports under `out_dir`, then
+    write its HTML report there; returns the run and the report's path."""
+    from retention.report.page import build_report
+
     pipeline = load_pipeline(bundled_pipeline_path()).with_overrides(
         warehouse=out_dir / "retention.duckdb", exports=out_dir / "exports"
     )
-    return run_pipeline(pipeline)
+    result = run_pipeline(pipeline)
+    return result, build_report(result.warehouse, out_dir / "report.html")

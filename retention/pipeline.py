@@ -20,6 +20,7 @@ import duckdb
 from retention.config.paths import check_outputs_writable
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
+from retention.progress import run_started, stage_done, stage_started
 from retention.results import RunResult, StageTime, StepTime
 from retention.stages.contacts.loading import load_contacts
 from retention.stages.exports.folder import (
@@ -50,6 +51,7 @@ from retention.warehouse.publish import open_warehouse
 from retention.warehouse.steps import collect_steps, step
 
 log = logging.getLogger(__name__)
+STAGES = ("staging", "features", "scores", "tiers", "metrics", "contacts", "assignments", "exports")
 
 
 def run_pipeline(pipeline: Pipeline) -> RunResult:
@@ -75,6 +77,7 @@ def _run_pipeline(pipeline: Pipeline) -> RunResult:
         if settings.exports.is_dir():  # finish what a killed run's export left, first thing
             recover_exports(con, settings.exports)
         log.info("run %d of %s", run_id, pipeline.path.name)
+        run_started(STAGES)
         try:
             counts, prepared, latest = _run_stages(con, pipeline, run_id)
         except Exception as exc:
@@ -229,7 +232,7 @@ def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[l
 
     The body appends its row count to the yielded list.
     """
-    log.info("%s ...", name)
+    stage_started(name)
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     clock = time.perf_counter()
     rows: list[int] = []
@@ -244,7 +247,7 @@ def _stage(con: duckdb.DuckDBPyConnection, run_id: int, name: str) -> Iterator[l
     except BaseException:
         con.rollback()
         raise
-    log.info("%s done in %.1f s", name, seconds)
+    stage_done(name, rows[0] if rows else None, seconds)
 
 
 def _disk_error(exc: Exception, pipeline: Pipeline) -> Exception:

@@ -24,6 +24,12 @@ def test_demo_prints_counts_and_tiers(demo):
     assert "users in shop: 12,441 (junk " in stdout
     assert "users in app: 8,699 (junk " in stdout
     assert f"warehouse: {warehouse}" in stdout
+    assert f"report:    {warehouse.parent / 'report.html'}" in stdout
+    assert (warehouse.parent / "report.html").read_text().startswith("<!DOCTYPE html>")
+    exports = warehouse.parent / "exports" / "run-1"
+    assert f"  klaviyo (Klaviyo): {exports / 'klaviyo'} (people: email " in stdout
+    assert f"  excel (Excel (call and mailing lists)): {exports / 'excel'}" in stdout
+    assert "not in any playbook: " in stdout and "(none)" not in stdout
 
 
 def test_rejections_by_reason(demo):

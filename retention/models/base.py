@@ -261,7 +261,7 @@ class BaseModel:
         self.n_iter_ = result.n_iter
         self.n_users_ = float(n)
         if not result.converged:  # the caller decides how loud to be about it
-            log.info(
+            log.debug(
                 "%s did not converge in %d iterations (largest gradient %.3g > tol %.3g)",
                 type(self).__name__,
                 result.n_iter,

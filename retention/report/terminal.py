@@ -12,6 +12,19 @@ from pathlib import Path
 from retention.config.defaults import TIERS
 from retention.results import Evaluation, PolicyComparison, RunResult
 
+REASON_WORDS = {  # playbook_assignments.suppressed_reason, for an operator
+    "junk": "junk (test or bot accounts)",
+    "no_playbook": "in a tier no playbook serves",
+    "no_contact": "with no contact row",
+    "invalid_email": "with an invalid email",
+    "invalid_phone": "with an invalid phone",
+    "not_mobile": "with no mobile number",
+    "suppressed_list": "on the suppression list",
+    "malformed_contact_row": "with an unreadable contact row",
+    "no_email_consent": "without email consent",
+    "no_sms_consent": "without SMS consent",
+    "frequency_cap": "over the frequency cap",
+}
 REPORT_ORDER = ("core", "active", "valid", "at_risk", "churned", "new", "junk")  # by value
 
 
@@ -30,21 +43,32 @@ def run_summary(result: RunResult) -> str:
         tiers = ", ".join(f"{tier} {by_tier[tier]:,}" for tier in TIERS if tier in by_tier)
         lines.append(f"users in {product}: {users:,} ({tiers})")
     for playbook, outcomes in result.assignments.items():
-        sent, held = outcomes.get("sent", 0), outcomes.get("holdout", 0)
-        others = ", ".join(
-            f"{reason} {users:,}"
-            for reason, users in outcomes.items()
-            if reason not in ("sent", "holdout")
-        )
-        lines.append(
-            f"playbook {playbook}: sent {sent:,}, holdout {held:,}"
-            + (f", suppressed: {others}" if others else "")
-        )
+        lines.append(_playbook_line(playbook, outcomes))
     if result.export_dir:
         lines += export_lines(result.export_dir)
     lines.append(f"warehouse: {result.warehouse}")
     lines.append(f'query it:  retention sql {result.warehouse} "SELECT * FROM tier_summary"')
     return "\n".join(lines)
+
+
+def _playbook_line(playbook: str, outcomes: dict[str, int]) -> str:
+    """One playbook's outcome in words: who was sent, held out, and why the rest were not."""
+    not_sent = sorted(
+        (
+            (users, reason)
+            for reason, users in outcomes.items()
+            if reason not in ("sent", "holdout")
+        ),
+        reverse=True,
+    )
+    reasons = ", ".join(
+        f"{users:,} {REASON_WORDS.get(reason, reason)}" for users, reason in not_sent
+    )
+    if playbook == "(none)":
+        return f"not in any playbook: {reasons}"
+    line = f"playbook {playbook}: {outcomes.get('sent', 0):,} sent"
+    line += f", {outcomes.get('holdout', 0):,} held out to measure it"
+    return line + (f"; not sent: {reasons}" if reasons else "")
 
 
 def export_lines(folder: Path) -> list[str]:

@@ -47,7 +47,7 @@ def build_features(
         "amount_mapped": "amount" in pipeline.events.columns,
     }
     for model in (*SHARED_MODELS, *FEATURE_MODELS):
-        log.info("  feature model %s", model)
+        log.debug("  feature model %s", model)
         run_sql(
             con, f"features/{model}.sql", params, prefix=f"CREATE OR REPLACE TEMP TABLE {model} AS"
         )

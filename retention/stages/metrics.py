@@ -64,7 +64,7 @@ def build_metrics(
             rows = con.execute(
                 f"SELECT count(*) FROM {table} WHERE run_id = $run_id", {"run_id": run_id}
             ).fetchall()[0][0]
-            log.info("  %s: %s rows", table, f"{rows:,}")
+            log.debug("  %s: %s rows", table, f"{rows:,}")
             written += rows
     finally:
         for name in TEMP_TABLES:

@@ -48,7 +48,13 @@ def fit_purchase_model(
         note = (
             f"{repeaters} users with repeat activity, need {settings.min_repeat_buyers}: no scores"
         )
-        log.warning("  %s %s: %s", product, model_name, note)
+        log.warning(
+            "  %s: %d returning users, fewer than the %d the purchase model needs: "
+            "no p_alive or CLV",
+            product,
+            repeaters,
+            settings.min_repeat_buyers,
+        )
         return None, [ParamRow(product, model_name, "fallback", None, note)]
     options = {"penalizer": settings.penalizer}
     if settings.purchase_model == "bgnbd":
@@ -63,7 +69,8 @@ def fit_purchase_model(
         rows.append(ParamRow(product, model_name, "one_time_buyer_correction", flag))
     if not model.converged_:
         note = "the fit did not converge: no scores"
-        log.warning("  %s %s: %s", product, model_name, note)
+        log.warning("  %s: the purchase model found no stable fit: no p_alive or CLV", product)
+        log.debug("  %s %s: %s", product, model_name, note)
         return None, [*rows, ParamRow(product, model_name, "fallback", None, note)]
     return model, rows
 
@@ -125,7 +132,12 @@ def fit_spend(
             f"{users} repeat buyers with positive spend, need {settings.min_repeat_buyers}: "
             "expected spend is their plain mean"
         )
-        log.warning("  %s gamma_gamma: %s", product, note)
+        log.warning(
+            "  %s: %d repeat buyers with spend, fewer than %d: CLV uses the average order value",
+            product,
+            users,
+            settings.min_repeat_buyers,
+        )
         return spend, [ParamRow(product, "gamma_gamma", "fallback", mean_value, note)]
     model = GammaGammaModel(penalizer=settings.penalizer)
     started = time.perf_counter()
@@ -139,7 +151,8 @@ def fit_spend(
             "the fit did not converge, or q <= 1, or p > 1e4 (spend barely varies within "
             "users: parameters not identified): expected spend is the plain mean"
         )
-        log.warning("  %s gamma_gamma: %s", product, note)
+        log.info("  %s: spend barely varies per user, so CLV uses the average order value", product)
+        log.debug("  %s gamma_gamma: %s", product, note)
         return spend, [*rows, ParamRow(product, "gamma_gamma", "fallback", mean_value, note)]
     return {**spend, **model.params_}, rows
 

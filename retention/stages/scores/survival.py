@@ -146,7 +146,7 @@ def _build_product(
         for horizon, values in model.predict_active(lifetimes, settings.horizons_days).items():
             scores[f"p_active_{horizon}d"] = values
     _insert(con, "user_survival", run_id, product_id, scores)
-    log.info(
+    log.debug(
         "  survival %s: %d users, %d churned; Kaplan-Meier %.2f s, Cox %.2f s, scoring %.2f s",
         product_id,
         len(lifetimes),

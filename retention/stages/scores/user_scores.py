@@ -44,15 +44,15 @@ def build_scores(
 ) -> int:
     """Write this run's user_scores and model_params; returns the number of users scored."""
     params = {"run_id": run_id, "unit_days": pipeline.run.unit_days}
-    log.info("  rfm")
+    log.debug("  rfm")
     build_rfm(con, pipeline, params)
-    log.info("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
+    log.debug("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
     with step("purchase and spend models"):
         rows = _score_purchases(con, pipeline, params)
-    log.info("  activity model")
+    log.debug("  activity model")
     with step("activity model"):
         rows += _score_activity(con, pipeline, params)
-    log.info("  survival")
+    log.debug("  survival")
     with step("survival models"):
         rows += _score_survival(con, pipeline, run_id, as_of)
     add_horizon_columns(con, pipeline.scores.horizons_days)
