@@ -258,9 +258,16 @@ def evaluate(pipeline: Path, as_of: dt.datetime, horizon: str, candidate: Path |
     show_default=True,
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="Rows to show: 0 for all. Default 20 for --format table, all for the others.",
+)
 @overwrite_option
 @output_options
-def sql_command(database: Path, query: str, fmt: str, out: Path | None, overwrite: bool) -> None:
+def sql_command(
+    database: Path, query: str, fmt: str, out: Path | None, limit: int | None, overwrite: bool
+) -> None:
     """Run a read-only QUERY on the published warehouse DATABASE.
 
     Works while a run is writing. Statements that would write, attach other
@@ -269,14 +276,19 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None, overwrit
     \b
     Example:
       retention sql out/sample/retention.duckdb "SELECT * FROM tier_summary" --format csv
+      retention sql out/sample/retention.duckdb "SELECT * FROM latest_tiers" --limit 100
     """
     from retention.warehouse.query import run_query, write_result
 
-    table, rendered = run_query(database, query)
+    if fmt == "table" and out is not None:
+        raise click.UsageError("--out needs --format csv, json or parquet")
+    if limit is None:
+        limit = 20 if fmt == "table" else 0
+    table, more = run_query(database, query, limit or None)
     if fmt == "table":
-        if out is not None:
-            raise click.UsageError("--out needs --format csv, json or parquet")
-        click.echo(rendered, nl=False)
+        from retention.report.table_text import render_table
+
+        click.echo(render_table(table, limit, more), nl=False)
         return
     text = write_result(table, fmt, out, database, overwrite)
     if text is not None:
@@ -286,7 +298,12 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None, overwrit
 
 
 @main.command()
-@click.argument("pipeline", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("pipeline", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report this warehouse file instead of PIPELINE's (no pipeline file needed).",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -294,8 +311,8 @@ def sql_command(database: Path, query: str, fmt: str, out: Path | None, overwrit
 )
 @overwrite_option
 @output_options
-def report(pipeline: Path, out: Path | None, overwrite: bool) -> None:
-    """Write an offline HTML report of the published run of PIPELINE.
+def report(pipeline: Path | None, db: Path | None, out: Path | None, overwrite: bool) -> None:
+    """Write an offline HTML report of the published run of PIPELINE (or of --db).
 
     One self-contained file (no network): tiers, migrations, RFM segments,
     model parameters, survival curves, backtest, playbook outcomes, daily
@@ -304,14 +321,22 @@ def report(pipeline: Path, out: Path | None, overwrite: bool) -> None:
     \b
     Example:
       retention report pipelines/sample.toml --out report.html
+      retention report --db retention-demo/retention.duckdb
     """
     from retention.config.paths import input_files
     from retention.report.page import build_report
 
-    settings = retention.load_pipeline(pipeline)
-    warehouse = settings.run.warehouse
+    if (pipeline is None) == (db is None):
+        raise click.UsageError("give a PIPELINE file or --db WAREHOUSE (one of them)")
+    if db is not None:
+        if not db.is_file():
+            raise RetentionError(f"--db {db}: no such warehouse file; run a pipeline first")
+        warehouse, protected = db, ()
+    else:
+        settings = retention.load_pipeline(pipeline)
+        warehouse, protected = settings.run.warehouse, input_files(settings)
     target = out or warehouse.with_name("report.html")
-    written = build_report(warehouse, target, input_files(settings), overwrite)
+    written = build_report(warehouse, target, protected, overwrite)
     click.echo(f"report: {written}")
 
 

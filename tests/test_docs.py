@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -52,3 +53,20 @@ def test_commands_that_print_results_take_json_and_document_exit_codes():
         assert "Exit codes: 0 success; 1 a user or data error; 3 another run" in " ".join(
             text.split()
         ), name
+
+
+def test_the_documented_shell_completion_works():
+    import os
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "_RETENTION_COMPLETE=bash_source retention" in readme
+    script = subprocess.run(
+        [sys.executable, "-c", "from retention.cli import main; main(prog_name='retention')"],
+        env={**os.environ, "_RETENTION_COMPLETE": "bash_source"},
+        capture_output=True,
+        text=True,
+    )
+    assert "_retention_completion()" in script.stdout
+    assert "complete -o nosort -F _retention_completion retention" in script.stdout

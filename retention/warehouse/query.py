@@ -43,15 +43,19 @@ def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_query(database: Path, sql: str) -> tuple[pa.Table, str]:
-    """The result as an Arrow table, and DuckDB's own text rendering of it."""
+def run_query(database: Path, sql: str, limit: int | None = None) -> tuple[pa.Table, bool]:
+    """The result as an Arrow table (its first `limit` rows when given) and whether
+    the query returned more rows than that."""
     with connect_read_only(database) as con:
         check_read_only(con, sql)
         try:
             relation = con.sql(sql)
-            return relation.to_arrow_table(), str(relation)
+            if limit is None:
+                return relation.to_arrow_table(), False
+            table = relation.limit(limit + 1).to_arrow_table()
         except duckdb.Error as exc:
             raise RetentionError(f"the query failed: {_first_line(exc)}") from None
+        return table.slice(0, limit), table.num_rows > limit
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:

@@ -262,3 +262,19 @@ def test_the_report_renders_in_chromium(report, warehouse, tmp_path):
     _chromium(tmp_path, f"--screenshot={png}", "--window-size=1280,2000", out.resolve().as_uri())
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 30_000  # a blank page of this size is a few kB
+
+
+def test_report_db_needs_no_pipeline_file(warehouse, tmp_path):
+    from click.testing import CliRunner
+
+    from retention.cli import main
+
+    out = tmp_path / "from-db.html"
+    done = CliRunner().invoke(main, ["report", "--db", str(warehouse), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert done.stdout == f"report: {out}\n"
+    assert "<h3>" in out.read_text(encoding="utf-8")
+    neither = CliRunner().invoke(main, ["report"])
+    assert neither.exit_code == 2 and "give a PIPELINE file or --db WAREHOUSE" in neither.output
+    missing = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 1 and "no such warehouse file" in missing.output

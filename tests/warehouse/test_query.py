@@ -163,3 +163,19 @@ def test_csv_holds_lists_maps_and_structs_as_json_text(warehouse):
     lines = result.stdout.splitlines()
     assert lines[0] == '"list","map","struct","n"'
     assert lines[1] == '"[1, 2]","{""a"": 1}","{""x"": ""y""}",3'
+
+
+def test_table_rows_are_limited_with_a_footer_and_floats_rounded_for_display(warehouse):
+    many = "SELECT range AS n, range / 7 AS share FROM range(30)"
+    shown = sql(warehouse, many)
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["n", "share"] and len(lines) == 2 + 20 + 1
+    assert lines[-1] == "(20 rows shown, the first 20; --limit 0 shows all)"
+    assert lines[3].split() == ["1", "0.1429"]  # 1/7 = 0.142857..., rounded for the eye
+    assert lines[-2].split() == ["19", "2.71"]
+    everything = sql(warehouse, many, "--limit", "0").stdout.splitlines()
+    assert len(everything) == 2 + 30 + 1 and everything[-1] == "(30 rows)"
+    assert len(sql(warehouse, many, "--limit", "5").stdout.splitlines()) == 2 + 5 + 1
+    csv = sql(warehouse, many, "--format", "csv").stdout.splitlines()
+    assert len(csv) == 31 and csv[2] == "1,0.14285714285714285"  # files keep every digit
+    assert len(sql(warehouse, many, "--format", "csv", "--limit", "3").stdout.splitlines()) == 4
