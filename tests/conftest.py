@@ -39,6 +39,19 @@ event_id = "event_id"
 [source.events.event_types]
 purchase = ["purchase", "order"]
 """
+# The fixtures' columns without a channel, with "order" as the only purchase type.
+ORDER_MAPPING = """
+[source.events.columns]
+user_id = "user_id"
+event_time = "event_time"
+event_type = "event_type"
+amount = "amount"
+product_id = "product_id"
+event_id = "event_id"
+
+[source.events.event_types]
+purchase = ["order"]
+"""
 
 
 def pipeline_text(

@@ -12,7 +12,7 @@ import pytest
 
 import retention
 from retention.errors import ConfigError, SourceError
-from tests.conftest import REPO, query
+from tests.conftest import FULL_MAPPING, REPO, query
 
 SAMPLE_EVENTS = REPO / "data" / "sample" / "events.parquet"
 SAMPLE_CONTACTS = REPO / "data" / "sample" / "contacts.csv"
@@ -26,17 +26,7 @@ keep_staged_events = true
 [source.events]
 path = "{events}"
 {settings}
-[source.events.columns]
-user_id = "user_id"
-event_time = "event_time"
-event_type = "event_type"
-amount = "amount"
-product_id = "product_id"
-channel = "channel"
-event_id = "event_id"
-
-[source.events.event_types]
-purchase = ["purchase", "order"]
+{mapping}
 {contacts}
 [validation]
 max_reject_ratio = 0.02
@@ -62,7 +52,9 @@ def write_pipeline(folder: Path, events: str, contacts: str = "", settings: str 
     contacts_table = f'[source.contacts]\npath = "{contacts}"\n' if contacts else ""
     path = folder / f"p{len(list(folder.glob('p*.toml')))}.toml"
     path.write_text(
-        PIPELINE.format(events=events, settings=settings, contacts=contacts_table),
+        PIPELINE.format(
+            events=events, settings=settings, mapping=FULL_MAPPING, contacts=contacts_table
+        ),
         encoding="utf-8",
     )
     return path

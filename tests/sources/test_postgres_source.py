@@ -10,7 +10,7 @@ import pytest
 
 import retention
 from retention.errors import ConfigError, SourceError
-from tests.conftest import REPO, query
+from tests.conftest import ORDER_MAPPING, REPO, query
 
 ROWS = 1_000_000
 COPIES = 500  # exact copies of the first rows: duplicates
@@ -39,16 +39,7 @@ as_of = "2024-06-30"
 [source.events]
 format = "postgres"
 {source}
-[source.events.columns]
-user_id = "user_id"
-event_time = "event_time"
-event_type = "event_type"
-amount = "amount"
-product_id = "product_id"
-event_id = "event_id"
-
-[source.events.event_types]
-purchase = ["order"]
+{mapping}
 {extra}
 """
 
@@ -81,7 +72,9 @@ def expected(sql: str) -> int:
 
 def write(folder: Path, source: str, extra: str = "") -> Path:
     path = folder / "p.toml"
-    path.write_text(PIPELINE.format(source=source, extra=extra), encoding="utf-8")
+    path.write_text(
+        PIPELINE.format(source=source, mapping=ORDER_MAPPING, extra=extra), encoding="utf-8"
+    )
     return path
 
 

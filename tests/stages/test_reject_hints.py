@@ -11,20 +11,9 @@ import retention
 from retention.cli import main
 from retention.errors import DataQualityError
 from retention.stages.staging.reject_hints import hint
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ORDER_MAPPING
 
-MAPPING = """
-[source.events.columns]
-user_id = "user_id"
-event_time = "event_time"
-event_type = "event_type"
-amount = "amount"
-product_id = "product_id"
-event_id = "event_id"
-
-[source.events.event_types]
-purchase = ["order"]
-"""
+MAPPING = ORDER_MAPPING
 US_DATES = FIXTURES / "events_us_dates.csv"  # 06/30/2024
 DOTTED_DATES = FIXTURES / "events_dotted_day_first_dates.csv"  # 30.06.2024
 

@@ -227,7 +227,7 @@ def _check_values(con: duckdb.DuckDBPyConnection, allow_non_ascii_local: bool) -
     register_arrow(con, "email_checks", check_emails(emails, allow_non_ascii_local))
     phones = run_sql(con, "contacts/phone_values.sql", {}).fetchall()
     register_arrow(con, "phone_checks", check_phones(phones))
-    log.info(
+    log.debug(
         "contacts: checked %d distinct emails and %d distinct phones in %.1f s",
         len(emails),
         len(phones),
