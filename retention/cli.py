@@ -309,19 +309,23 @@ def sql_command(
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write (default: report.html beside the warehouse).",
 )
+@click.option("--run", "run_id", type=int, help="Report this run instead of the published one.")
 @overwrite_option
 @output_options
-def report(pipeline: Path | None, db: Path | None, out: Path | None, overwrite: bool) -> None:
+def report(
+    pipeline: Path | None, db: Path | None, out: Path | None, run_id: int | None, overwrite: bool
+) -> None:
     """Write an offline HTML report of the published run of PIPELINE (or of --db).
 
-    One self-contained file (no network): tiers, migrations, RFM segments,
-    model parameters, survival curves, backtest, playbook outcomes, daily
-    metrics and cohorts.
+    One self-contained file (no network): per product, today's tiers and
+    KPIs with their changes, the biggest moves and the files to upload per
+    playbook; then history across runs, model checks and detail tables.
 
     \b
     Example:
       retention report pipelines/sample.toml --out report.html
       retention report --db retention-demo/retention.duckdb
+      retention report pipelines/sample.toml --run 3 --out run-3.html
     """
     from retention.config.paths import input_files
     from retention.report.page import build_report
@@ -331,12 +335,13 @@ def report(pipeline: Path | None, db: Path | None, out: Path | None, overwrite: 
     if db is not None:
         if not db.is_file():
             raise RetentionError(f"--db {db}: no such warehouse file; run a pipeline first")
-        warehouse, protected = db, ()
+        warehouse, protected, exports = db, (), None
     else:
         settings = retention.load_pipeline(pipeline)
         warehouse, protected = settings.run.warehouse, input_files(settings)
+        exports = settings.run.exports
     target = out or warehouse.with_name("report.html")
-    written = build_report(warehouse, target, protected, overwrite)
+    written = build_report(warehouse, target, protected, overwrite, run_id, exports)
     click.echo(f"report: {written}")
 
 

@@ -1,101 +1,114 @@
-"""The operational sections of `retention report`: daily metrics, acquisition
-channels and cohort retention, read from the metrics tables of the published
-run (`latest_daily_metrics`, `latest_channel_metrics`, `latest_cohort_retention`).
-Each returns HTML, or nothing when its table is missing or empty.
+"""The operational detail of `retention report`: the last days' metrics, acquisition
+channels and cohort retention, from the reported run's metrics tables
+(`daily_metrics`, `channel_metrics`, `cohort_retention`).
+
+Cohort retention reads "came back on day N or later" by default: a user who
+returns on day 8 has not been lost at day 7, and the on-that-exact-day rate
+(much lower, and noisy) reads like churn when shown alone; it stays one
+click away. Columns the event log cannot support are left out with a
+sentence saying why, rather than shown as 0.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Protocol
+from retention.report.context import Context
+from retention.report.formats import fmt_int, fmt_money, fmt_num, fmt_pct
+from retention.report.markup import HeatCell, heat_table, rows_table, table
+from retention.report.today import UNSUPPORTED, support
 
-from retention.report import charts
-from retention.report.charts import fmt_int, fmt_money, fmt_num, fmt_pct
+DAILY_DAYS = 7
+DAILY_COLUMNS = (  # column, header, format, what the log needs for it
+    ("day", "Day", None, ""), ("page_views", "PV", fmt_int, "has_page_views"),
+    ("unique_users", "UV", fmt_int, ""), ("sessions", "Sessions", fmt_int, "has_visits"),
+    ("avg_session_seconds", "Avg session (s)", fmt_num, "has_visits"),
+    ("buyers", "Buyers", fmt_int, ""), ("orders", "Orders", fmt_int, ""),
+    ("gmv", "GMV", fmt_money, "has_amounts"),
+    ("conversion_rate", "Conversion", fmt_pct, "has_visits"),
+    ("average_order_value", "AOV", fmt_money, "has_amounts"),
+    ("repeat_purchase_rate", "Repeat rate", fmt_pct, ""),
+)  # fmt: skip
 
-DAILY_WINDOW_DAYS = 90
 
-
-class ProductContext(Protocol):
-    """The part of report._Context the sections use: one product's rows of a table."""
-
-    product: str
-
-    def rows(self, table: str, sql: str) -> list[dict]: ...
-
-
-def daily(ctx: ProductContext) -> str:
+def daily(ctx: Context) -> str:
     rows = ctx.rows(
-        "latest_daily_metrics",
-        "SELECT * FROM latest_daily_metrics WHERE product_id = $product AND day > "
-        f"(SELECT max(day) FROM latest_daily_metrics WHERE product_id = $product) "
-        f"- INTERVAL {DAILY_WINDOW_DAYS} DAY ORDER BY day",
+        "daily_metrics",
+        "SELECT * FROM daily_metrics WHERE run_id = $run_id AND product_id = $product "
+        f"ORDER BY day DESC LIMIT {DAILY_DAYS}",
     )
     if not rows:
         return ""
-    days = [r["day"].toordinal() for r in rows]
-    parts = []
-    for column, label in (("unique_users", "UV"), ("gmv", "GMV")):
-        axes = charts.Axes("day", label, charts.fmt_day, fmt_int, 0, x_ticks=charts.month_ticks)
-        series = [charts.Series(label, days, [r[column] for r in rows])]
-        parts.append(charts.line_chart(f"{label} per day, product {ctx.product}", series, axes))
-    names = [("day", "Day", None), ("page_views", "PV", fmt_int), ("unique_users", "UV", fmt_int)]
-    names += [
-        ("sessions", "Sessions", fmt_int), ("avg_session_seconds", "Avg session (s)", fmt_num),
-        ("buyers", "Buyers", fmt_int), ("orders", "Orders", fmt_int), ("gmv", "GMV", fmt_money),
-        ("conversion_rate", "Conversion", fmt_pct), ("average_order_value", "AOV", fmt_money),
-        ("repeat_purchase_rate", "Repeat rate", fmt_pct),
-    ]  # fmt: skip
-    recent = [tuple(r[key] for key, _, _ in names) for r in reversed(rows[-7:])]
-    columns = [(header, fmt) for _, header, fmt in names]
-    return "".join(parts) + charts.table(columns, recent, "The last 7 days", cls="daily")
+    supported = support(ctx)
+    shown = [c for c in DAILY_COLUMNS if supported.get(c[3], True)]
+    left_out = [c for c in DAILY_COLUMNS if not supported.get(c[3], True)]
+    columns = [(header, fmt) for _, header, fmt, _ in shown]
+    body = [tuple(r[key] for key, *_ in shown) for r in rows]
+    notes = {}
+    for _, header, _, need in left_out:
+        notes.setdefault(UNSUPPORTED[need], []).append(header)
+    note = "".join(
+        f'<p class="meta unsupported">{", ".join(headers)}: {text}.</p>'
+        for text, headers in notes.items()
+    )
+    return table(columns, body, f"The last {len(rows)} days with events", cls="daily") + note
 
 
-def channels(ctx: ProductContext) -> str:
+def channels(ctx: Context) -> str:
     rows = ctx.rows(
-        "latest_channel_metrics",
+        "channel_metrics",
         "SELECT acquisition_channel, users_acquired, active_users, core_users, share_active, "
         "share_core, revenue_total, revenue_30d, spend, cost_per_user, roi "
-        "FROM latest_channel_metrics WHERE product_id = $product "
+        "FROM channel_metrics WHERE run_id = $run_id AND product_id = $product "
         "ORDER BY users_acquired DESC, acquisition_channel",
     )
     columns = [("Channel", None), ("Users acquired", fmt_int), ("Active", fmt_int)]
     columns += [("Core", fmt_int), ("Share active", fmt_pct), ("Share core", fmt_pct)]
     columns += [("Revenue", fmt_money), ("Revenue 30d", fmt_money), ("Spend", fmt_money)]
     columns += [("Cost per user", fmt_money), ("ROI", fmt_pct)]
-    return charts.rows_table(columns, rows, "channels")
+    return rows_table(columns, rows, "channels")
 
 
-def cohorts(ctx: ProductContext) -> str:
+def cohorts(ctx: Context) -> str:
+    """On-or-after-day-N retention, with the exact-day table behind a toggle."""
     rows = ctx.rows(
-        "latest_cohort_retention",
+        "cohort_retention",
         "SELECT cohort_month, cohort_users, day_n, eligible_users, retained_on_day, "
-        "retention_on_day FROM latest_cohort_retention WHERE product_id = $product "
-        "AND eligible_users > 0 AND retention_on_day IS NOT NULL",
+        "retained_on_or_after, retention_on_day, retention_unbounded FROM cohort_retention "
+        "WHERE run_id = $run_id AND product_id = $product AND eligible_users > 0 "
+        "AND retention_unbounded IS NOT NULL",
     )
     if not rows:
         return ""
-    cells = {(r["cohort_month"], r["day_n"]): r for r in rows}
-    sizes = {r["cohort_month"]: r["cohort_users"] for r in rows}
-    day_ns = sorted({r["day_n"] for r in rows})
-    top = max(r["retention_on_day"] for r in rows) or 1  # shade relative to the best cell
-    matrix = [
-        (
-            month.strftime("%Y-%m") if isinstance(month, dt.date) else str(month),
-            [charts.HeatCell(fmt_int(sizes[month]))]
-            + [_cohort_cell(cells.get((month, day_n)), top) for day_n in day_ns],
-        )
-        for month in sorted(sizes)
-    ]
+    after = _matrix(rows, "retained_on_or_after", "retention_unbounded", "cohorts")
+    exact = _matrix(rows, "retained_on_day", "retention_on_day", "cohorts-exact")
     return (
-        '<p class="meta">Share of each monthly cohort active on day N after joining; the '
-        f"darkest cell is the highest ({fmt_pct(top)}); blank: the cohort is too young.</p>"
-        + charts.heat_table("Cohort", ["Users", *(f"day {d}" for d in day_ns)], matrix, "cohorts")
+        '<p class="meta">Share of each monthly cohort seen again <strong>on or after</strong> '
+        "day N after their first day (still around by then). Blank: the cohort is too young "
+        "for day N.</p>"
+        + after
+        + "<details><summary>Show the share active on day N exactly</summary>"
+        '<p class="meta">Only users with an event on that very day count, so these are much '
+        "lower than the shares above and move with weekdays.</p>" + exact + "</details>"
     )
 
 
-def _cohort_cell(row: dict | None, top: float) -> charts.HeatCell:
+def _matrix(rows: list[dict], retained: str, share: str, cls: str) -> str:
+    cells = {(r["cohort_month"], r["day_n"]): r for r in rows}
+    sizes = {r["cohort_month"]: r["cohort_users"] for r in rows}
+    day_ns = sorted({r["day_n"] for r in rows})
+    top = max(r[share] or 0 for r in rows) or 1  # shade relative to the best cell
+    matrix = [
+        (
+            str(month)[:7],
+            [HeatCell(fmt_int(sizes[month]))]
+            + [_cell(cells.get((month, day_n)), retained, share, top) for day_n in day_ns],
+        )
+        for month in sorted(sizes)
+    ]
+    return heat_table("Cohort", ["Users", *(f"day {d}" for d in day_ns)], matrix, cls)
+
+
+def _cell(row: dict | None, retained: str, share: str, top: float) -> HeatCell:
     if row is None:
-        return charts.HeatCell("")
-    title = f"{fmt_int(row['retained_on_day'])} of {fmt_int(row['eligible_users'])} users"
-    share = row["retention_on_day"]
-    return charts.HeatCell(fmt_pct(share), share / top, title)
+        return HeatCell("")
+    title = f"{fmt_int(row[retained])} of {fmt_int(row['eligible_users'])} users"
+    return HeatCell(fmt_pct(row[share]), (row[share] or 0) / top, title)

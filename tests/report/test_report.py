@@ -22,37 +22,17 @@ import pytest
 from retention.config.pipeline_file import load_pipeline
 from retention.errors import WarehouseError
 from retention.pipeline import run_pipeline
-from retention.report.charts import (
-    Axes,
-    Series,
-    bar_chart,
-    fmt_day,
-    fmt_int,
-    fmt_money,
-    fmt_num,
-    fmt_pct,
-    line_chart,
-    nice_ticks,
-)
+from retention.report.charts import Axes, Series, bar_chart, line_chart, nice_ticks
+from retention.report.formats import fmt_day, fmt_int, fmt_money, fmt_num, fmt_pct
 from retention.report.page import build_report
 from tests.conftest import FIXTURES, pipeline_text, query
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_PRODUCT = "<img src=x onerror=alert(2)>"
-METRIC_TABLES = ("latest_daily_metrics", "latest_channel_metrics", "latest_cohort_retention")
-ALL_SECTIONS = [
-    "Tiers",
-    "Tier migration since the previous run",
-    "RFM segments",
-    "Purchase, spend and survival models",
-    "Survival by acquisition channel",
-    "Latest backtest",
-    "Playbook outcomes",
-    "Daily metrics, last 90 days",
-    "Acquisition channels",
-    "Cohort retention",
-]
-OPTIONAL_SECTIONS = ALL_SECTIONS[1:2] + ALL_SECTIONS[5:6] + ALL_SECTIONS[7:]
+METRIC_TABLES = ("daily_metrics", "channel_metrics", "cohort_retention")
+METRIC_SECTIONS = {"KPIs, last 30 days", "KPI trends", "Daily metrics", "Acquisition channels"}
+METRIC_SECTIONS |= {"Cohort retention"}
+GROUPS = ["Today: 2024-06-30", "History across runs", "How far to trust the models", "Details"]
 
 
 def _hostile_events(folder: Path) -> Path:
@@ -83,43 +63,29 @@ def _run(folder: Path, events: Path, as_of: str) -> Path:
 
 def _drop_metric_tables(con: duckdb.DuckDBPyConnection) -> None:
     """As in a warehouse written before the metrics stage existed."""
-    for name, kind in con.execute(
-        "SELECT table_name, table_type FROM information_schema.tables"
-    ).fetchall():
-        if name in METRIC_TABLES:
-            con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {name}")
+    for name in METRIC_TABLES:
+        con.execute(f"DROP VIEW IF EXISTS latest_{name}")
+        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _add_metrics_and_backtest(warehouse: Path) -> None:
+def _add_channel_and_backtest(warehouse: Path) -> None:
+    """A channel with spend (the run has no costs) and a backtest for product shop."""
     with duckdb.connect(str(warehouse)) as con:
-        _drop_metric_tables(con)
         con.execute(
-            "CREATE TABLE latest_daily_metrics AS SELECT 'shop' AS product_id, "
-            "DATE '2024-06-30' - i::INTEGER AS day, 100 + i AS page_views, 40 + i % 7 AS "
-            "unique_users, 50 AS sessions, 95.5 AS avg_session_seconds, 3 AS buyers, "
-            "4 AS orders, 1234.5 + i AS gmv, 0.075 AS conversion_rate, 308.6 AS "
-            "average_order_value, 0.25 AS repeat_purchase_rate FROM range(120) AS t(i)"
-        )
-        con.execute(
-            "CREATE TABLE latest_channel_metrics AS SELECT * FROM (VALUES "
-            "('shop', $hostile, 1200, 300, 40, 0.25, 0.0333, 54321.0, 4321.0, 2000.0, 1.67, 1.5), "
-            "('shop', 'organic', 800, 100, 10, 0.125, 0.0125, 1000.0, 10.0, NULL, NULL, NULL)) "
-            "AS t(product_id, acquisition_channel, users_acquired, active_users, core_users, "
-            "share_active, share_core, revenue_total, revenue_30d, spend, cost_per_user, roi)",
-            {"hostile": HOSTILE},
-        )
-        con.execute(
-            "CREATE TABLE latest_cohort_retention AS SELECT 'shop' AS product_id, "
-            "DATE '2024-01-01' + INTERVAL (m) MONTH AS cohort_month, 500 AS cohort_users, "
-            "d AS day_n, 500 AS eligible_users, (500 * 0.8 ^ (d / 7)) ::BIGINT AS "
-            "retained_on_day, NULL AS retained_on_or_after, 0.8 ^ (d / 7) AS retention_on_day, "
-            "NULL AS retention_unbounded FROM range(4) AS a(m), (VALUES (1), (7), (30)) AS b(d)"
+            "INSERT INTO channel_metrics SELECT * FROM (VALUES "
+            "(2, 'shop', 'paid', 1200, 300, 40, 0.25, 0.0333, 54321.0, 4321.0, 2000.0, 1.67, 1.5)"
+            ") AS t(run_id, product_id, acquisition_channel, users_acquired, active_users, "
+            "core_users, share_active, share_core, revenue_total, revenue_30d, spend, "
+            "cost_per_user, roi)"
         )
         con.execute(
             "INSERT INTO evaluations SELECT 1, TIMESTAMP '2024-07-01', 'pipeline.toml', "
             "DATE '2024-03-31', 90, 'shop', section, label, metric, value FROM (VALUES "
             "('tier', 'core', 'users', 10.0), ('tier', 'core', 'share_active', 0.9), "
             "('tier', 'churned', 'users', 30.0), ('tier', 'churned', 'share_active', 0.05), "
+            "('frequency_bucket', '0', 'predicted_per_user', 0.2), "
+            "('frequency_bucket', '0', 'actual_per_user', 0.25), "
+            "('policy', 'share_active_falls', 'passed', 0.0), "
             "('purchase_model', 'all', 'auc_p_alive', 0.81)) AS t(section, label, metric, value)"
         )
 
@@ -131,7 +97,7 @@ def warehouse(tmp_path_factory) -> Path:
     events = _hostile_events(folder)
     _run(folder, events, "2024-06-15")
     warehouse = _run(folder, events, "2024-06-30")
-    _add_metrics_and_backtest(warehouse)
+    _add_channel_and_backtest(warehouse)
     return warehouse
 
 
@@ -141,8 +107,8 @@ def report(warehouse: Path) -> tuple[Path, str]:
     return out, out.read_text(encoding="utf-8")
 
 
-def _headings(page: str) -> list[str]:
-    return re.findall(r"<h3>(.*?)</h3>", page)
+def _headings(page: str, level: int = 4) -> list[str]:
+    return re.findall(rf"<h{level}>(.*?)</h{level}>", page)
 
 
 def test_every_section_is_there_for_every_product_with_data(report):
@@ -152,10 +118,32 @@ def test_every_section_is_there_for_every_product_with_data(report):
     sections = re.split(r'<section class="product"', page)[1:]
     names = re.findall(r"<h2>Product (.*?)</h2>", page)
     headings = dict(zip(names, map(_headings, sections), strict=True))
-    assert headings["shop"] == ALL_SECTIONS  # the product the metrics and backtest are for
-    assert "Tiers" in headings["app"]
-    assert not set(headings["app"]) & (set(OPTIONAL_SECTIONS) - {ALL_SECTIONS[1]})
+    groups = {name: _headings(section, 3) for name, section in zip(names, sections, strict=True)}
+    assert all(found == GROUPS for found in groups.values())  # today first, details last
+    assert headings["shop"][:4] == [
+        "Users per tier since 2024-06-15", "KPIs, last 30 days",
+        "Biggest movements since 2024-06-15", "Playbooks: files to upload",
+    ]  # fmt: skip
+    assert {"Lifecycle", "Tier flow since the previous run", "Latest backtest"} < set(
+        headings["shop"]
+    )
+    assert METRIC_SECTIONS < set(headings["shop"])
+    assert "Latest backtest" not in headings["app"]  # the backtest is of shop only
     assert list(headings) == sorted(headings)  # products in a fixed order
+
+
+def test_the_backtest_says_pass_or_fail_and_when_it_ran(report):
+    _, page = report
+    assert "Backtest 1 of 2024-07-01: scores as of 2024-03-31" in page
+    assert 'must fall): <span class="fail">FAIL</span>' in page
+    assert "core_active 90.0% &gt; churned 5.0%" in page
+
+
+def test_cohort_retention_reads_on_or_after_day_n_first(report):
+    _, page = report
+    cohorts = page[page.index('id="p3-cohorts"') :]
+    assert cohorts.index('<table class="cohorts">') < cohorts.index("<details>")
+    assert cohorts.index("<details>") < cohorts.index('<table class="cohorts-exact">')
 
 
 def test_the_report_is_offline_and_runs_no_script(report):
@@ -212,11 +200,13 @@ def test_the_warehouse_is_only_read(warehouse, tmp_path):
 def test_missing_or_empty_tables_leave_their_sections_out(run, tmp_path):
     _, warehouse = run(FIXTURES / "events_tiny.csv")
     with duckdb.connect(str(warehouse)) as con:
-        _drop_metric_tables(con)
-        con.execute("CREATE TABLE latest_daily_metrics (product_id VARCHAR, day DATE)")
+        con.execute("DELETE FROM daily_metrics")  # empty
+        con.execute("DROP VIEW latest_channel_metrics")
+        con.execute("DROP TABLE channel_metrics")  # missing
     page = build_report(warehouse, tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Tiers" in _headings(page)
-    assert not set(_headings(page)) & set(OPTIONAL_SECTIONS)
+    assert "Users per tier" in _headings(page) and "Tiers" in _headings(page)
+    assert not set(_headings(page)) & (METRIC_SECTIONS - {"Cohort retention"})
+    assert "Biggest movements" not in page  # a first run has nothing to compare with
 
 
 def test_a_warehouse_without_a_published_run_is_a_clear_error(tmp_path):
