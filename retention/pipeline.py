@@ -155,7 +155,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     )
     check_reject_ratio(con, counts, pipeline, run_id)
     with _stage(con, run_id, "features") as rows:
-        rows.append(build_features(con, pipeline, run_id, counts.as_of))
+        build = build_features
+        if pipeline.run.engine == "spark":  # imported here: `import retention` stays light
+            from retention.engines.spark.features import build_features_on_spark as build
+        rows.append(build(con, pipeline, run_id, counts.as_of))
     users = rows[0]
     with _stage(con, run_id, "scores") as rows:
         rows.append(build_scores(con, pipeline, run_id, counts.as_of))

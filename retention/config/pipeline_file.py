@@ -36,6 +36,7 @@ from retention.config.paths import check_output_paths
 from retention.config.playbooks import ExportSettings, parse_exports, parse_playbooks
 from retention.config.scores import ScoreSettings, parse_score_settings
 from retention.config.source_keys import DECIMAL_FIELDS, NESTED, SOURCE_FIELDS, source_options
+from retention.config.spark import ENGINES, SparkSettings, parse_spark
 from retention.errors import ConfigError
 
 # Canonical event types: every source value is mapped onto one of these (or `other`).
@@ -68,6 +69,7 @@ RUN_FIELDS = {
     "storage_version": Field(storage_version, default="v1.0.0"),
     "keep_runs": Field(integer_between(1, 10_000), default=7),
     "keep_staged_events": Field(boolean, default=False),
+    "engine": Field(choice(*ENGINES), default="duckdb"),  # per-user stages: [spark]
 }
 FORMAT_FIELD = Field(choice(*FORMATS), default="auto")
 EVENTS_FIELDS = {
@@ -96,6 +98,7 @@ TOP_LEVEL = (
     "tiers",
     "playbooks",
     "exports",
+    "spark",
 )
 
 
@@ -111,6 +114,7 @@ class RunSettings:
     storage_version: str
     keep_runs: int
     keep_staged_events: bool  # copy the run's staged events into the warehouse
+    engine: str = "duckdb"  # "spark": the per-user stages run on [spark]
 
     @property
     def unit_days(self) -> int:
@@ -159,6 +163,7 @@ class Pipeline:
     scores: ScoreSettings
     playbooks: tuple[Playbook, ...]
     exports: ExportSettings
+    spark: SparkSettings = SparkSettings()
 
     def with_overrides(
         self,
@@ -231,6 +236,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
             storage_version=run["storage_version"],
             keep_runs=run["keep_runs"],
             keep_staged_events=run["keep_staged_events"],
+            engine=run["engine"],
         ),
         events=_parse_events(sources["events"], name, base),
         contacts=_parse_contacts(sources.get("contacts"), name, base),
@@ -242,6 +248,7 @@ def _parse_document(document: dict[str, Any], path: Path) -> Pipeline:
         scores=parse_score_settings(top, name),
         playbooks=parse_playbooks(top.get("playbooks"), name),
         exports=parse_exports(top, name),
+        spark=parse_spark(top, name, base),
     )
     check_output_paths(f"{name}: [run]", run["warehouse"], run["exports"], pipeline)
     return pipeline

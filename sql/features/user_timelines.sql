@@ -4,7 +4,9 @@
 -- metrics/daily_metrics.sql (session_list: sessions per day they started).
 -- A session ends after $session_gap_minutes without an event; its duration
 -- (dwell) is the time from its first to its last event, so a one-event
--- session lasts 0 seconds. peak_events_per_minute counts the events in the
+-- session lasts 0 seconds; it is counted in whole microseconds (epoch()
+-- seconds as doubles lose the last digits of a 2024 time, and Spark's variant
+-- counts microseconds too). peak_events_per_minute counts the events in the
 -- user's busiest calendar minute, a sign of scripts and bots (people rarely
 -- fire more than a few events in one minute).
 -- Each user's events are gathered into one time-sorted list and both are read
@@ -61,8 +63,10 @@ timelines as (
             lambda first, n: {
                 'started_at': events[first].event_time,
                 'start_date': events[first].event_date,
-                'session_seconds':
-                    epoch(events[ends[n]].event_time) - epoch(events[first].event_time)
+                'session_seconds': cast(
+                    date_diff('microsecond', events[first].event_time, events[ends[n]].event_time)
+                    as double
+                ) / 1000000
             }
         ) as session_list,
         -- a minute's events run from its first position to the next minute's

@@ -6,9 +6,14 @@
 -- make over this view (each an anti join against a small key table).
 -- grain: one row per (event_id) or per source row when event_id is absent.
 -- inputs: usable_events (usable_events.sql), duplicate_keys, first_copies
-select * exclude (event_key)
+-- (columns named, not `* exclude`, to stay in the portable subset)
+select
+    run_id, product_id, user_id, event_id, event_time, event_date, event_type,
+    source_event_type, amount, channel
 from usable_events
 anti join duplicate_keys on usable_events.event_key = duplicate_keys.event_key
 union all
-select * exclude (event_key)
+select
+    run_id, product_id, user_id, event_id, event_time, event_date, event_type,
+    source_event_type, amount, channel
 from first_copies

@@ -114,7 +114,7 @@ CASES = [
     (
         VALID.replace("warehouse =", "warehuse ="),
         '[run] unknown key "warehuse" (did you mean "warehouse"?); allowed keys are: as_of, '
-        "exports, keep_runs, keep_staged_events, memory_limit, storage_version, threads, "
+        "engine, exports, keep_runs, keep_staged_events, memory_limit, storage_version, threads, "
         "time_unit, timezone, warehouse",
     ),
     (
@@ -124,7 +124,7 @@ CASES = [
     (
         VALID + "\n[extra]\nx = 1\n",
         'unknown key "extra"; allowed keys are: exports, features, playbooks, rfm, run, scores, '
-        "source, survival, tiers, validation",
+        "source, spark, survival, tiers, validation",
     ),
     (
         VALID.replace('as_of = "2024-06-30"', 'as_of = "yesterday"'),
@@ -262,9 +262,9 @@ CASES = [
     ("[run]\nwarehouse = 'w'\n[source]\n", "the [source.events] section is missing"),
     (
         "[run]\nwarehouse = 'w'\nsource = 3\n",
-        '[run] unknown key "source"; allowed keys are: as_of, exports, keep_runs, '
-        "keep_staged_events, memory_limit, storage_version, threads, time_unit, timezone, "
-        "warehouse",
+        '[run] unknown key "source"; allowed keys are: as_of, engine, exports, '
+        "keep_runs, keep_staged_events, memory_limit, storage_version, threads, time_unit, "
+        "timezone, warehouse",
     ),
 ]
 
@@ -278,6 +278,21 @@ KEY_CASES = [
         "[run] keep_runs = 0: expected a whole number from 1 to 10000",
     ),
     ('run = 3\n[source.events]\npath = "e.csv"\n', "[run] must be a table of keys"),
+    (
+        VALID.replace("[run]", '[run]\nengine = "dask"'),
+        '[run] engine = "dask": expected one of "duckdb", "spark"',
+    ),
+    ("spark = 3\n" + VALID, "[spark] must be a table of keys"),
+    (VALID + "\n[spark]\nmaster = 7\n", "[spark] master = 7: expected a non-empty string"),
+    (
+        VALID + '\n[spark]\nconf = { "spark.x" = [1] }\n',
+        "[spark] conf = {...}: expected a text, number or boolean for spark.x",
+    ),
+    (
+        VALID + '\n[spark]\nlake = "s3://b/lake"\n',
+        '[spark] lake = "s3://b/lake": a local or shared folder path for now '
+        "(object-store lakes are not supported yet)",
+    ),
     (
         "[run]\nwarehouse = 'w'\n[source]\nevents = 3\n",
         "[source.events] must be a table of keys",

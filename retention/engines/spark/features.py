@@ -1,0 +1,106 @@
+"""The features stage on Spark: staged events -> user_features and the day roll-ups.
+
+DuckDB stages the events (the parsing rules are DuckDB SQL) and hands them to
+Spark as Parquet in the run's lake folder; Spark runs the same `sql/features/`
+models (transpiled by sqlglot, or a `name.spark.sql` variant where DuckDB's
+version is outside the portable subset) and writes each per-user table as
+Parquet beside them. The tables are then read into the warehouse inside the
+stage's transaction, so a run killed at any point publishes nothing, and every
+later stage, `retention sql`, `report` and `export` see the usual tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from retention.config.pipeline_file import Pipeline
+from retention.engines.spark.session import spark_session
+from retention.stages.features import FEATURE_MODELS, MIN_RHYTHM_GAPS, SHARED_MODELS
+from retention.stages.staging.events import drop_staged_events
+from retention.warehouse.sql_files import quote_literal, read_sql
+from retention.warehouse.steps import step
+
+log = logging.getLogger(__name__)
+# Written to the lake and read back: the stored tables and the roll-ups later stages read.
+STORED = {"user_features": "user_features", "product_rhythm": "product_rhythm"}
+TEMP = SHARED_MODELS
+MARKER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")  # Spark's :name parameters
+
+
+def run_folder(pipeline: Pipeline, run_id: int) -> Path:
+    """This run's lake folder (emptied first: an unpublished run may have used the id)."""
+    folder = pipeline.spark.lake_dir(pipeline.run.warehouse) / f"run_{run_id}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def spark_sql(name: str) -> str:
+    """Spark SQL of `sql/<name>`: its `.spark.sql` variant, else the transpiled DuckDB file."""
+    variant = name.removesuffix(".sql") + ".spark.sql"
+    if resources.files("retention.sql").joinpath(variant).is_file():
+        return read_sql(variant)
+    from retention.engines.spark.portable import transpile
+
+    return transpile(read_sql(name))
+
+
+def build_features_on_spark(
+    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
+) -> int:
+    """Write this run's user_features and product_rhythm via Spark; returns the number of users."""
+    folder = run_folder(pipeline, run_id)
+    with step("hand the staged events to spark"):
+        con.execute(
+            f"COPY (SELECT * FROM stg_events) TO {quote_literal(str(folder / 'stg_events'))} "
+            "(FORMAT parquet, PER_THREAD_OUTPUT true)"
+        )
+    spark = spark_session(pipeline.spark)
+    params = {
+        "run_id": run_id,
+        "as_of": as_of,
+        "unit_days": pipeline.run.unit_days,
+        "session_gap_minutes": pipeline.session_gap_minutes,
+        "amount_mapped": "amount" in pipeline.events.columns,
+        "min_gaps": MIN_RHYTHM_GAPS,
+    }
+    spark.read.parquet(str(folder / "stg_events")).createOrReplaceTempView("stg_events")
+    with step("spark features"):
+        for model in (*SHARED_MODELS, *FEATURE_MODELS, "user_features", "product_rhythm"):
+            frame = _run(spark, f"features/{model}.sql", params)
+            if model in STORED or model in TEMP:
+                frame.write.parquet(str(folder / model))
+                frame = spark.read.parquet(str(folder / model))
+            frame.createOrReplaceTempView(model)
+    with step("read the spark tables"):
+        _load(con, folder, run_id)
+    drop_staged_events(con)
+    return con.execute(
+        "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
+    ).fetchall()[0][0]
+
+
+def _run(spark, name: str, params: dict):
+    sql = spark_sql(name)
+    args = {key: params[key] for key in set(MARKER.findall(sql))}
+    log.debug("  spark model %s", name)
+    return spark.sql(sql, args=args)
+
+
+def _load(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int) -> None:
+    """The Spark tables into the warehouse (stored ones) and temp tables (the roll-ups)."""
+    con.execute("DELETE FROM product_rhythm WHERE run_id = $run_id", {"run_id": run_id})
+    for table in STORED:
+        files = quote_literal(str(folder / table / "*.parquet"))
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({files})")
+    for table in TEMP:
+        files = quote_literal(str(folder / table / "*.parquet"))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet({files})")

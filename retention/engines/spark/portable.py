@@ -1,0 +1,128 @@
+"""The portable SQL subset: what one `sql/` file may use to mean the same on DuckDB and Spark.
+
+sqlglot transpiles nearly every DuckDB construct to *some* Spark SQL without
+complaint, and several of them then fail on Spark or, worse, run and give
+other numbers (README, "Past one machine"). So the subset is checked on the
+parsed DuckDB text, construct by construct, and each finding says what to
+write instead. `transpile` turns a file that passes into Spark SQL with
+named parameter markers (`$as_of` becomes `:as_of`).
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+# Functions sqlglot does not know, and so passes through by name: only these
+# exist on both engines with the same meaning.
+SHARED_UNKNOWN_FUNCTIONS = frozenset({"now"})
+# Functions sqlglot knows but whose Spark translation means something else.
+NODE_ADVICE = {
+    exp.Lambda: "list lambdas (list_filter, list_transform): use windows and GROUP BY",
+    exp.Bracket: "list indexing (DuckDB counts from 1, Spark from 0): use windows",
+    exp.Columns: "COLUMNS(...): name the columns",
+    exp.TimeToUnix: "epoch(): Spark truncates it to whole seconds; use "
+    "date_diff('microsecond', a, b)",
+    exp.GenerateSeries: "range() / generate_series(): build rows with windows",
+    exp.ArrayFilter: "list_filter: use windows and GROUP BY",
+    exp.Transform: "list_transform: use windows and GROUP BY",
+    exp.ArraySort: "list_sort: Spark sorts arrays by other rules; sort rows in a window",
+    exp.ArrayMax: "list_max: aggregate rows with max()",
+}
+ORDERED_WINDOW_FUNCTIONS = (
+    exp.RowNumber,
+    exp.Rank,
+    exp.DenseRank,
+    exp.CumeDist,
+    exp.PercentRank,
+    exp.Lag,
+    exp.Lead,
+    exp.FirstValue,
+    exp.LastValue,
+    exp.NthValue,
+    exp.Ntile,
+)
+
+
+def parse(sql: str) -> list[exp.Expression]:
+    """The statements of a DuckDB SQL file (empty statements left out)."""
+    return [tree for tree in sqlglot.parse(sql, read="duckdb") if tree is not None]
+
+
+def problems(sql: str) -> list[str]:
+    """Why a DuckDB SQL text is outside the portable subset (empty when it is inside)."""
+    found: list[str] = []
+    for tree in parse(sql):
+        named = _named_windows(tree)
+        for node in tree.walk():
+            found += _node_problems(node, named)
+    return sorted(set(found))
+
+
+def _node_problems(node: exp.Expression, named: dict[str, exp.Window]) -> list[str]:
+    out = []
+    for kind, advice in NODE_ADVICE.items():
+        if isinstance(node, kind):
+            out.append(advice)
+    if isinstance(node, exp.Anonymous) and node.name.lower() not in SHARED_UNKNOWN_FUNCTIONS:
+        out.append(_anonymous_advice(node.name.lower()))
+    if isinstance(node, exp.Star) and (node.args.get("except_") or node.args.get("replace")):
+        out.append("* EXCLUDE / REPLACE: name the columns")
+    if isinstance(node, exp.Create) and str(node.args.get("kind", "")).upper() == "MACRO":
+        out.append("CREATE MACRO: write the expression out, or move it to a Spark variant")
+    if isinstance(node, exp.Explode) and node.expressions:
+        out.append("UNNEST(..., recursive := true): select the struct fields by name")
+    if isinstance(node, exp.Cast) and _is_hex_cast(node):
+        out.append("('0x' || text)::bigint is NULL on Spark: needs a Spark variant with conv()")
+    if isinstance(node, exp.Window) and isinstance(node.this, ORDERED_WINDOW_FUNCTIONS):
+        if not _window_order(node, named):
+            out.append(f"{node.this.key}() OVER without ORDER BY: order every ranking window")
+    return out
+
+
+def _anonymous_advice(name: str) -> str:
+    if name == "hash":
+        return "hash() is 64-bit on DuckDB and 32-bit on Spark: join on the values themselves"
+    return f"{name}(): not a function of both engines (DuckDB-only or a macro)"
+
+
+def _is_hex_cast(node: exp.Cast) -> bool:
+    text = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    while isinstance(text, exp.DPipe):
+        text = text.this
+    return isinstance(text, exp.Literal) and text.is_string and text.this.lower() == "0x"
+
+
+def _named_windows(tree: exp.Expression) -> dict[str, exp.Window]:
+    named = {}
+    for select in tree.find_all(exp.Select):
+        for window in select.args.get("windows") or []:
+            named[window.name] = window
+    return named
+
+
+def _window_order(node: exp.Window, named: dict[str, exp.Window]) -> bool:
+    if node.args.get("order"):
+        return True
+    alias = node.args.get("alias")
+    base = named.get(alias.name) if alias is not None else None
+    return bool(base is not None and base.args.get("order"))
+
+
+def transpile(sql: str) -> str:
+    """Spark SQL for a portable DuckDB text; `$name` parameters become `:name` markers.
+
+    Where sqlglot's Spark text is not valid Spark, the tree is mended first:
+    DuckDB's quantile_cont(x, q) is Spark's percentile(x, q) (both interpolate
+    linearly between the two nearest values), not percentile_cont(x, q).
+    """
+    trees = [tree.transform(_mend) for tree in parse(sql)]
+    return ";\n".join(tree.sql(dialect="spark") for tree in trees)
+
+
+def _mend(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.PercentileCont) and node.args.get("expression") is not None:
+        return exp.Anonymous(
+            this="percentile", expressions=[node.this.copy(), node.expression.copy()]
+        )
+    return node

@@ -1,0 +1,170 @@
+"""The Spark engine gives the DuckDB engine's results: the bundled sample on both, every
+per-user table compared row for row.
+
+Ids, tiers, reasons, playbooks and every other non-float value must be equal;
+floats to 1e-9 relative (sums of floats depend on their order). Spark runs
+with ANSI mode and UTC (fixed by retention/engines/spark/session.py), first as
+local[2], then as a real standalone cluster on 127.0.0.1 (one master, two
+workers) started and stopped here. Slow (Spark starts in tens of seconds on
+two cores): marked `spark`, run by .ci/run as its own step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from retention.config.pipeline_file import load_pipeline
+from retention.pipeline import run_pipeline
+from tests.conftest import REPO, SAMPLE_PIPELINE
+
+pytestmark = pytest.mark.spark
+pyspark = pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra")
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("Spark needs Java (e.g. Debian's default-jre-headless)", allow_module_level=True)
+
+# table -> its key; every other column is compared
+PER_USER_TABLES = {
+    "user_features": "product_id, user_id",
+    "product_rhythm": "product_id",
+    "user_scores": "product_id, user_id",
+    "user_survival": "product_id, user_id",
+    "user_tiers": "product_id, user_id",
+    "playbook_assignments": "product_id, user_id",
+}
+
+
+def sample_pipeline(folder: Path, engine: str, master: str = "local[2]") -> Path:
+    """The bundled sample with its outputs in `folder` and the engine chosen."""
+    text = SAMPLE_PIPELINE.read_text(encoding="utf-8")
+    text = text.replace('"../out/sample/retention.duckdb"', f'"{folder / "retention.duckdb"}"')
+    text = text.replace('"../out/sample/exports"', f'"{folder / "exports"}"')
+    text = text.replace('"../data/', f'"{REPO / "data"}/')
+    text = text.replace("[run]\n", f'[run]\nengine = "{engine}"\n', 1)
+    text += f'\n[spark]\nmaster = "{master}"\nlake = "{folder / "lake"}"\n'
+    text += '[spark.conf]\n"spark.sql.shuffle.partitions" = 4\n"spark.executor.memory" = "512m"\n'
+    text += '"spark.driver.host" = "127.0.0.1"\n"spark.driver.bindAddress" = "127.0.0.1"\n'
+    path = folder / "pipeline.toml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def duckdb_warehouse(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("duckdb")
+    return run_pipeline(load_pipeline(sample_pipeline(folder, "duckdb"))).warehouse
+
+
+def assert_same_tables(expected: Path, actual: Path) -> None:
+    with (
+        duckdb.connect(str(expected), read_only=True) as left,
+        duckdb.connect(str(actual), read_only=True) as right,
+    ):
+        for table, key in PER_USER_TABLES.items():
+            # one run in each warehouse: the whole table is that run
+            query = f"SELECT * EXCLUDE (run_id) FROM {table} ORDER BY {key}"
+            names = [c[0] for c in left.execute(query).description]
+            rows, other = left.execute(query).fetchall(), right.execute(query).fetchall()
+            assert rows, f"{table} is empty"
+            assert len(rows) == len(other), f"{table}: {len(rows)} rows on DuckDB, {len(other)}"
+            for row, got in zip(rows, other, strict=True):
+                for name, want, value in zip(names, row, got, strict=True):
+                    assert _same(want, value), f"{table}.{name} of {row[:2]}: {want!r} != {value!r}"
+
+
+def _same(want, value) -> bool:
+    if isinstance(want, float) and isinstance(value, float):
+        if math.isnan(want) or math.isnan(value):
+            return math.isnan(want) and math.isnan(value)
+        return math.isclose(want, value, rel_tol=1e-9, abs_tol=1e-12)
+    return want == value
+
+
+def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
+    spark = run_pipeline(load_pipeline(sample_pipeline(tmp_path, "spark")))
+    assert_same_tables(duckdb_warehouse, spark.warehouse)
+    lake = tmp_path / "lake" / f"run_{spark.run_id}"
+    assert sorted(p.name for p in lake.iterdir()) == [
+        "product_rhythm",
+        "stg_events",
+        "user_days",
+        "user_features",
+        "user_timelines",
+    ]
+
+
+def test_spark_standalone_cluster_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
+    with standalone_cluster(tmp_path / "cluster", workers=2) as master:
+        spark = run_pipeline(load_pipeline(sample_pipeline(tmp_path, "spark", master)))
+        from retention.engines.spark.session import stop_session
+
+        stop_session()
+    assert_same_tables(duckdb_warehouse, spark.warehouse)
+
+
+class standalone_cluster:
+    """A Spark standalone master and workers on 127.0.0.1, stopped on exit."""
+
+    def __init__(self, folder: Path, workers: int):
+        self.folder, self.workers, self.processes = folder, workers, []
+
+    def __enter__(self) -> str:
+        home = Path(pyspark.__file__).parent
+        self.folder.mkdir(parents=True)
+        env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+        port, ui = _free_port(), _free_port()
+        master = f"spark://127.0.0.1:{port}"
+        self._start(home, env, "master.Master", "--host", "127.0.0.1", "--port", str(port),
+                    "--webui-port", str(ui))  # fmt: skip
+        for number in range(self.workers):
+            work = self.folder / f"worker{number}"
+            self._start(home, env, "worker.Worker", "--host", "127.0.0.1", "--cores", "1",
+                        "--memory", "1g", "--work-dir", str(work), "--webui-port",
+                        str(_free_port()), master)  # fmt: skip
+        self._wait_for_workers(ui)
+        return master
+
+    def _start(self, home: Path, env: dict, main: str, *args: str) -> None:
+        log = (self.folder / f"{main}-{len(self.processes)}.log").open("wb")
+        command = [str(home / "bin" / "spark-class"), f"org.apache.spark.deploy.{main}", *args]
+        self.processes.append(
+            subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+
+    def _wait_for_workers(self, ui: int) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=2) as page:
+                    if json.load(page).get("aliveworkers", 0) >= self.workers:
+                        return
+            except OSError:
+                pass
+            time.sleep(1)
+        raise RuntimeError(f"the Spark workers did not register; logs in {self.folder}")
+
+    def __exit__(self, *exc) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
