@@ -88,12 +88,16 @@ faults would mean the machine ran short of memory during that run.
 
 def write_readme(results_dir: Path, readme: Path) -> None:
     fits = [json.loads(p.read_text()) for p in sorted(results_dir.glob("fit_speed/*.json"))]
-    readme.write_text(render(latest_results(results_dir), fits))
+    outputs = [json.loads(p.read_text()) for p in sorted(results_dir.glob("score_outputs/*.json"))]
+    readme.write_text(render(latest_results(results_dir), fits, outputs))
 
 
-def render(results: list[dict], fits: list[dict] | None = None) -> str:
+def render(
+    results: list[dict], fits: list[dict] | None = None, outputs: list[dict] | None = None
+) -> str:
     parts = [INTRO, _headline(results), RATIO_NOTES, PARAMS_NOTE]
     parts += [_environment(results), _reproduce(results), _fit_speed(fits or [])]
+    parts += [_score_outputs(outputs or [])]
     parts += [_size_section(r) for r in results]
     return "\n".join(p.rstrip() + "\n" for p in parts if p)
 
@@ -119,6 +123,35 @@ def _fit_speed(fits: list[dict]) -> str:
             f"| {f['users']:,} | {f['distinct_triples']:,} | {f['lifetimes_uncompressed_s']:.2f} s "
             f"| {f['retention_compressed_s']:.2f} s | {f['speedup']:.1f}× "
             f"| {_rel(f['max_relative_param_difference'])} | {f.get('measured_at', '')} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _score_outputs(outputs: list[dict]) -> str:
+    """The scores stage before and after the uncertainty and forecast outputs."""
+    if not outputs:
+        return ""
+    rows = [
+        "## Scores stage: uncertainty and forecast outputs",
+        "",
+        "`python benchmarks/score_outputs.py --users N --repeat 3`: `retention run` on the",
+        "benchmark log with `[scores] interval_draws = 0` and with the default 200, timing",
+        "the `scores` stage and its purchase-model step; and, on the same triples, the",
+        "per-triple predictions before this change (p_alive, expected purchases, clv_factor)",
+        "vs now (plus P(0 / 1 / 2+ purchases), p_alive_in, next-purchase wait, and the 90%",
+        "intervals from the parameter draws). Medians.",
+        "",
+        "| events | users | triples | (f, T) pairs | predictions before | now, no draws "
+        "| now, 200 draws | scores stage, no draws | scores stage, 200 draws | measured |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for o in sorted(outputs, key=lambda o: o["users"]):
+        rows.append(
+            f"| {o['events']:,} | {o['users']:,} | {o['distinct_triples']:,} "
+            f"| {o['distinct_pairs']:,} | {_s(o['old_outputs_s'])} "
+            f"| {_s(o['new_outputs_draws_0_s'])} | {_s(o['new_outputs_draws_200_s'])} "
+            f"| {_s(o['scores_stage_draws_0_s'])} | {_s(o['scores_stage_draws_200_s'])} "
+            f"| {o.get('measured_at', '')} |"
         )
     return "\n".join(rows) + "\n"
 

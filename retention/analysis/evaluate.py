@@ -33,7 +33,14 @@ log = logging.getLogger(__name__)
 
 HORIZON = re.compile(r"^\s*([0-9]+)\s*([DdWw])\s*$")
 TIER_METRICS = ["users", "share_active", "purchases_per_user", "revenue_per_user"]
-BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user"]
+NEXT_PURCHASE_METRICS = [
+    "next_purchase_users",
+    "next_purchase_median_abs_error_days",
+    "next_purchase_baseline_median_abs_error_days",
+    "next_purchase_by_date_share",
+    "next_purchase_by_date_expected",
+]
+BUCKET_METRICS = ["users", "predicted_per_user", "actual_per_user", *NEXT_PURCHASE_METRICS]
 OUTCOME_RUN_ID = -1  # staged outcome events live under this id in the scratch warehouse
 BASELINES = (
     ("recency", "auc_recency"),  # fewer days since last seen ranks higher
@@ -72,7 +79,15 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
             mapped = {"amount_mapped": "amount" in pipeline.events.columns}
             tiers = run_sql(con, "evaluate/tier_outcomes.sql", mapped).df()
             buckets = run_sql(con, "evaluate/frequency_buckets.sql", {}).df()
-    model = _model_metrics(outcomes)
+    timing = (outcomes, as_of, horizon_days, pipeline.run.unit_days)
+    model = pd.concat([_model_metrics(outcomes), next_purchase_metrics(*timing)])
+    buckets = buckets.merge(
+        next_purchase_metrics(*timing, by_bucket=True)
+        .pivot(index=["product_id", "bucket"], columns="metric", values="value")
+        .reset_index(),
+        on=["product_id", "bucket"],
+        how="left",
+    ).reindex(columns=["product_id", "bucket", *BUCKET_METRICS])
     checks = ordering_checks(tiers)
     evaluation_id = _store(pipeline, as_of, horizon_days, tiers, buckets, model, checks)
     user_tiers = outcomes[["product_id", "user_id", "tier"]]
@@ -86,6 +101,7 @@ def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days
     stage_events(con, pipeline.with_overrides(as_of=end), OUTCOME_RUN_ID)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE horizon_scores AS SELECT product_id, user_id, frequency, "
+        "recency, t, expected_next_purchase_at, "
         f'p_alive, p_alive_activity, clv, "expected_purchases_{int(horizon_days)}d" '
         "AS expected_purchases_horizon FROM user_scores WHERE run_id = $run_id",
         {"run_id": run_id},
@@ -94,6 +110,8 @@ def _outcomes(con, pipeline: Pipeline, run_id: int, as_of: dt.date, horizon_days
     run_sql(
         con, "outcomes/window_outcomes.sql", window, prefix="CREATE TEMP TABLE window_outcomes AS"
     )
+    next_purchases = "CREATE TEMP TABLE next_purchases AS"
+    run_sql(con, "evaluate/next_purchases.sql", window, prefix=next_purchases)
     run_sql(
         con,
         "evaluate/user_outcomes.sql",
@@ -123,6 +141,51 @@ def _model_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
         for column, metric in BASELINES:
             rows += _auc_rows(product, users, column, metric)
     return pd.DataFrame(rows, columns=["product_id", "metric", "value"])
+
+
+def next_purchase_metrics(
+    outcomes: pd.DataFrame, as_of: dt.date, horizon_days: int, unit_days: int, by_bucket=False
+) -> pd.DataFrame:
+    """expected_next_purchase_at against the first purchase day in the horizon.
+
+    The error is scored on users with a predicted date who did buy in the
+    horizon (the others' next purchase is not seen yet), so it is at most a
+    horizon long. Next to it, the median error of a naive date on the same
+    users: last purchase + their mean gap between purchase days
+    (recency / frequency), no earlier than the day after as_of; NULL for
+    one-time buyers, who have no gap. The date is a median given alive, so of
+    the users whose date falls inside the horizon, a share of about
+    p_alive / 2 should have bought by it (by_date_share vs by_date_expected):
+    a check that does not depend on who happened to buy.
+    """
+    outcomes = outcomes[outcomes.expected_next_purchase_at.notna()]
+    frequency = outcomes.frequency.astype(int)
+    day = pd.Timestamp(as_of)
+    predicted = pd.to_datetime(outcomes.expected_next_purchase_at)
+    actual = pd.to_datetime(outcomes.next_purchase_at)
+    last = day - pd.to_timedelta((outcomes.t - outcomes.recency) * unit_days, unit="D")
+    per_gap = outcomes.recency / frequency.where(frequency > 0) * unit_days
+    naive = (last + pd.to_timedelta(per_gap, "D")).clip(lower=day + pd.Timedelta(days=1))
+    frame = outcomes.assign(
+        error=(predicted - actual).dt.days.abs(),
+        baseline=(naive.dt.round("D") - actual).dt.days.abs(),
+        inside=predicted <= day + pd.Timedelta(days=horizon_days),
+        by_date=(actual <= predicted).astype(float),
+        bucket=np.where(frequency >= 7, "7+", frequency.astype(str)),
+    )
+    keys = ["product_id", "bucket"] if by_bucket else ["product_id"]
+    rows = []
+    for key, group in frame.groupby(keys, sort=True):  # a list of keys: key is a tuple
+        seen, inside = group[group.error.notna()], group[group.inside]
+        values = (
+            len(seen),
+            seen.error.median() if len(seen) else np.nan,
+            seen.baseline.median() if seen.baseline.notna().any() else np.nan,
+            inside.by_date.mean() if len(inside) else np.nan,
+            inside.p_alive.mean() / 2 if len(inside) else np.nan,
+        )
+        rows += [(*key, m, float(v)) for m, v in zip(NEXT_PURCHASE_METRICS, values, strict=True)]
+    return pd.DataFrame(rows, columns=[*keys, "metric", "value"])
 
 
 def ordering_checks(tiers: pd.DataFrame) -> pd.DataFrame:

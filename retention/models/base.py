@@ -12,6 +12,7 @@ line search happened to stop.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,15 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import hyp2f1
 
+from retention.models.inputs import (  # noqa: F401  (re-exported: models import them from here)
+    as_float_array,
+    check_fit_columns,
+    check_frequency,
+    check_rfm,
+    plural,
+)
 from retention.models.optimize import OptimumResult, minimize_log_params
+from retention.models.uncertainty import log_covariance
 
 log = logging.getLogger(__name__)
 
@@ -36,87 +45,6 @@ WARM_START_USERS = 50_000
 
 class NotFittedError(ValueError):
     """A prediction was asked of a model that has not been fitted."""
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 user', '3 users': messages read as sentences."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def as_float_array(values: Any, name: str) -> np.ndarray:
-    """Numbers as a float array, or a ValueError naming the column."""
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric; it holds values that are not numbers") from None
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise ValueError(
-            f"{name} has {plural(int(bad.sum()), 'missing or infinite value')}; "
-            "drop or fill those rows first"
-        )
-    if (array < 0).any():
-        first = array.ravel()[np.argmax(array.ravel() < 0)]
-        count = plural(int((array < 0).sum()), "negative value")
-        raise ValueError(f"{name} has {count} (e.g. {first:g}); it must be >= 0")
-    return array
-
-
-def check_frequency(frequency: np.ndarray) -> None:
-    if (frequency != np.round(frequency)).any():
-        first = frequency.ravel()[np.argmax((frequency != np.round(frequency)).ravel())]
-        raise ValueError(f"frequency must hold whole numbers of repeat purchases; got {first:g}")
-
-
-def check_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, ...]:
-    """Validated float arrays (broadcast to one shape) of frequency, recency and T."""
-    x = as_float_array(frequency, "frequency")
-    t_x = as_float_array(recency, "recency")
-    age = as_float_array(T, "T")
-    check_frequency(x)
-    try:
-        x, t_x, age = np.broadcast_arrays(x, t_x, age)
-    except ValueError:
-        raise ValueError(
-            f"frequency, recency and T must have the same length; got {x.size}, {t_x.size} "
-            f"and {age.size} values"
-        ) from None
-    late = t_x > age
-    if late.any():
-        i = np.argmax(late.ravel())
-        raise ValueError(
-            f"recency is greater than T for {plural(int(late.sum()), 'user')} (e.g. recency "
-            f"{t_x.ravel()[i]:g} > T {age.ravel()[i]:g}); recency runs from the first to the "
-            "last purchase and cannot exceed T, which runs from the first purchase to as_of"
-        )
-    if ((x == 0) & (t_x > 0)).any():
-        raise ValueError(
-            "recency must be 0 where frequency is 0 (one purchase means no time between "
-            f"first and last); {plural(int(((x == 0) & (t_x > 0)).sum()), 'user')} break this"
-        )
-    return x, t_x, age
-
-
-def check_fit_columns(columns: dict[str, np.ndarray], weights: Any) -> np.ndarray:
-    """Fit inputs must be 1-D, non-empty and equally long; returns the weights."""
-    lengths = {name: np.shape(values) for name, values in columns.items()}
-    if any(len(shape) != 1 for shape in lengths.values()):
-        raise ValueError(f"fit needs one-dimensional columns; got shapes {lengths}")
-    sizes = {shape[0] for shape in lengths.values()}
-    if len(sizes) > 1:
-        listed = ", ".join(f"{name} {shape[0]}" for name, shape in lengths.items())
-        raise ValueError(f"the fit columns must have the same length; got {listed}")
-    (n,) = sizes
-    if n == 0:
-        raise ValueError("fit got no users: the input columns are empty")
-    if weights is None:
-        return np.ones(n)
-    w = as_float_array(weights, "weights")
-    if w.shape != (n,):
-        raise ValueError(f"weights must have one value per row ({n}); got shape {w.shape}")
-    if w.sum() <= 0:
-        raise ValueError("weights are all 0; at least one row must count")
-    return w
 
 
 def unique_rows(columns: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -192,6 +120,7 @@ class BaseModel:
         model.converged_ = bool(converged)
         model.n_iter_ = 0
         model.n_users_ = np.nan if n_users is None else float(n_users)
+        model.log_covariance_ = np.full((len(cls.param_names),) * 2, np.nan)
         return model
 
     def to_lifetimes(self, data: Any = None) -> Any:
@@ -254,7 +183,17 @@ class BaseModel:
 
         return objective
 
-    def _set_fit(self, result: OptimumResult, params: np.ndarray, ll: float, n: float) -> None:
+    def _set_fit(
+        self, result: OptimumResult, params: np.ndarray, ll: float, n: float, objective=None
+    ) -> None:
+        """Fit state; with `objective`, also log_covariance_ from its Hessian at the
+        optimum (`uncertainty`), in log-parameters, which time rescaling leaves alone."""
+        k = len(self.param_names)
+        self.log_covariance_ = (
+            np.full((k, k), np.nan)
+            if objective is None
+            else log_covariance(objective, result.log_params, n)
+        )
         self.params_ = {k: float(v) for k, v in zip(self.param_names, params, strict=True)}
         self.log_likelihood_ = float(ll)
         self.converged_ = result.converged
@@ -320,7 +259,7 @@ class PurchaseModel(BaseModel):
             params[self.param_names.index(name)] /= scale
         with np.errstate(all="ignore"):
             ll, _ = self._log_likelihood(params, self._prepare(x, t_x, age), w)
-        self._set_fit(result, params, ll, float(w.sum()))
+        self._set_fit(result, params, ll, float(w.sum()), objective)
         return self
 
     def _warm_start(
@@ -358,13 +297,57 @@ class PurchaseModel(BaseModel):
         self._check_fitted()
         return check_rfm(frequency, recency, T)
 
+    def _pair_inputs(self, frequency: Any, T: Any) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        x, _, age = check_rfm(frequency, 0.0, T)
+        return x, age
+
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
         """Probability that a user with this history has not dropped out."""
         raise NotImplementedError
 
     def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """Expected number of purchases in (T, T + t] given the history."""
+        """Expected number of purchases in (T, T + t] given the history:
+        p_alive x E[purchases | alive], since a dead user buys nothing."""
+        x, t_x, age = self._predict_inputs(frequency, recency, T)
+        return self.expected_purchases_given_alive(t, x, age) * self.p_alive(x, t_x, age)
+
+    def expected_purchases_given_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """E[purchases in (T, T + t] | alive at T]; it does not depend on recency, so
+        callers with many users evaluate it once per distinct (frequency, T)."""
         raise NotImplementedError
+
+    def purchase_count_pmf_given_alive(self, t: Any, n: int, frequency: Any, T: Any) -> np.ndarray:
+        """P(exactly n purchases in (T, T + t] | alive at T) (see `forecasts`)."""
+        raise NotImplementedError
+
+    def median_wait_given_alive(self, frequency: Any, T: Any, upper: float) -> np.ndarray:
+        """Median time from T to the next purchase of a user alive at T; inf where the
+        user more likely drops out first or the median lies beyond `upper`."""
+        raise NotImplementedError
+
+    def purchase_count_probability(
+        self, t: Any, n: int, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """P(exactly n purchases in (T, T + t] | history): alive users follow
+        `purchase_count_pmf_given_alive`, dead ones make none."""
+        x, t_x, age = self._predict_inputs(frequency, recency, T)
+        alive = self.p_alive(x, t_x, age)
+        given_alive = self.purchase_count_pmf_given_alive(t, n, x, age)
+        return alive * given_alive + (1 - alive) * float(n == 0)
+
+    def p_alive_in(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """P(alive at T + t | history, and no purchase in (T, T + t]): the P(alive)
+        of the same history observed t longer, since silence is all it adds."""
+        x, t_x, age = self._predict_inputs(frequency, recency, T)
+        return self.p_alive(x, t_x, age + as_horizon(t))
+
+    def with_params(self, params: dict[str, float]) -> Self:
+        """A copy with other parameter values (a draw), same hyperparameters."""
+        self._check_fitted()
+        model = copy.copy(self)
+        model.params_ = {name: float(params[name]) for name in self.param_names}
+        return model
 
     def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
         """Expected number of repeat purchases in (0, t] of a user who just bought."""
@@ -388,9 +371,13 @@ def hyp2f1_times_power(a: Any, b: Any, c: Any, z: Any, k: Any) -> np.ndarray:
     2F1(a, b; c; z) = (1 - z) ** (c - a - b) * 2F1(c - a, c - b; c; z) is used instead.
     """
     with np.errstate(all="ignore"):
-        log_rest = np.log1p(-np.asarray(z, dtype=float))
+        a, b, c, z, k = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z, k)))
+        log_rest = np.log1p(-z)
         direct = hyp2f1(a, b, c, z)
-        euler = hyp2f1(c - a, c - b, c, z)
-        via_direct = np.sign(direct) * np.exp(np.log(np.abs(direct)) + k * log_rest)
-        via_euler = np.sign(euler) * np.exp(np.log(np.abs(euler)) + (c - a - b + k) * log_rest)
-    return np.where(np.isfinite(direct), via_direct, via_euler)
+        out = np.sign(direct) * np.exp(np.log(np.abs(direct)) + k * log_rest)
+        failed = ~np.isfinite(direct)
+        if failed.any():  # only there: parameter draws call this hundreds of times
+            a, b, c, k, rest = a[failed], b[failed], c[failed], k[failed], log_rest[failed]
+            euler = hyp2f1(c - a, c - b, c, z[failed])
+            out[failed] = np.sign(euler) * np.exp(np.log(np.abs(euler)) + (c - a - b + k) * rest)
+    return out

@@ -19,6 +19,7 @@ from retention.models.base import (
     hyp2f1_times_power,
     scalar_or_array,
 )
+from retention.models.forecasts import bg_count_pmf, lomax_median
 
 
 class BetaGeoModel(PurchaseModel):
@@ -90,21 +91,26 @@ class BetaGeoModel(PurchaseModel):
             return alive
         return np.where(x == 0, 1.0, alive)
 
-    def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """Equation (10) of Fader, Hardie & Lee (2005): E[purchases in (T, T + t]]."""
-        x, t_x, age = self._predict_inputs(frequency, recency, T)
+    def expected_purchases_given_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """Equation (10) of Fader, Hardie & Lee (2005) without its P(alive) factor."""
+        x, age = self._pair_inputs(frequency, T)
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
-        z = t / (alpha + age + t)
-        hyp_term = hyp2f1_times_power(r + x, b + x, a + b + x - 1, z, r + x)
-        given_alive = (a + b + x - 1) / (a - 1) * (1 - hyp_term)
-        odds_dead = (
-            (x > 0) * (a / (b + np.maximum(x, 1) - 1)) * ((alpha + age) / (alpha + t_x)) ** (r + x)
-        )
-        expected = given_alive / (1 + odds_dead)
-        if self.one_time_buyer_correction:
-            expected = np.where(x == 0, given_alive * self.p_alive(x, t_x, age), expected)
-        return expected
+        hyp_term = hyp2f1_times_power(r + x, b + x, a + b + x - 1, t / (alpha + age + t), r + x)
+        return (a + b + x - 1) / (a - 1) * (1 - hyp_term)
+
+    def purchase_count_pmf_given_alive(self, t: Any, n: int, frequency: Any, T: Any) -> np.ndarray:
+        """A new user's eq. (8) at the posterior r + x, alpha + T, a, b + x (see `forecasts`)."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, a, b = self._param_values()
+        return bg_count_pmf(n, as_horizon(t), r + x, alpha + age, a, b + x)
+
+    def median_wait_given_alive(self, frequency: Any, T: Any, upper: float) -> np.ndarray:
+        """Dropout only follows a purchase, so the next one surely comes: a Lomax median."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, _, _ = self._param_values()
+        wait = lomax_median(r + x, alpha + age)
+        return np.where(wait <= upper, wait, np.inf)
 
     def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
         """Equation (9) of Fader, Hardie & Lee (2005): E[X(t)] for a new user."""

@@ -60,10 +60,11 @@ class GammaGammaModel(BaseModel):
                 )
         (x, m), w = compress([x, m], w)
         start = np.log([1.0, 2.0, float(w @ m) / float(w.sum())])
-        result = minimize_log_params(self._objective((x, m), w), start, self.tol, self.max_iter)
+        objective = self._objective((x, m), w)
+        result = minimize_log_params(objective, start, self.tol, self.max_iter)
         params = np.exp(result.log_params)
         ll, _ = self._row_log_likelihood(params, (x, m))
-        self._set_fit(result, params, float(w @ ll), float(w.sum()))
+        self._set_fit(result, params, float(w @ ll), float(w.sum()), objective)
         return self
 
     def _row_log_likelihood(self, params: np.ndarray, data: tuple[np.ndarray, np.ndarray]):

@@ -19,6 +19,7 @@ from retention.models.base import (
     hyp2f1_times_power,
     scalar_or_array,
 )
+from retention.models.forecasts import bg_count_pmf, lomax_median
 
 
 class ModifiedBetaGeoModel(PurchaseModel):
@@ -61,14 +62,27 @@ class ModifiedBetaGeoModel(PurchaseModel):
         r, alpha, a, b = self._param_values()
         return 1.0 / (1 + (a / (b + x)) * ((alpha + age) / (alpha + t_x)) ** (r + x))
 
-    def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """Wagner & Hoppe (2008): E[purchases in (T, T + t]] given the history."""
-        x, t_x, age = self._predict_inputs(frequency, recency, T)
+    def expected_purchases_given_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """Wagner & Hoppe (2008)'s conditional expectation without its P(alive) factor."""
+        x, age = self._pair_inputs(frequency, T)
         t = as_horizon(t)
         r, alpha, a, b = self._param_values()
         hyp_term = hyp2f1_times_power(r + x, b + x + 1, a + b + x, t / (alpha + age + t), r + x)
-        given_alive = (a + b + x) / (a - 1) * (1 - hyp_term)
-        return given_alive * self.p_alive(x, t_x, age)
+        return (a + b + x) / (a - 1) * (1 - hyp_term)
+
+    def purchase_count_pmf_given_alive(self, t: Any, n: int, frequency: Any, T: Any) -> np.ndarray:
+        """BG/NBD's eq. (8) at r + x, alpha + T, a, b + x + 1: alive at T after x + 1
+        survived dropout chances, the future is a BG/NBD new user's (see `forecasts`)."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, a, b = self._param_values()
+        return bg_count_pmf(n, as_horizon(t), r + x, alpha + age, a, b + x + 1)
+
+    def median_wait_given_alive(self, frequency: Any, T: Any, upper: float) -> np.ndarray:
+        """As in BG/NBD: no dropout before the next purchase, so a Lomax median."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, _, _ = self._param_values()
+        wait = lomax_median(r + x, alpha + age)
+        return np.where(wait <= upper, wait, np.inf)
 
     def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
         """E[X(t)] for a user who just made their first purchase."""

@@ -73,32 +73,32 @@ def minimize_log_params(
 
 def at_optimum(objective, x: np.ndarray, f: float, g: np.ndarray) -> bool:
     """Whether a Newton step could gain less than OPTIMUM_RELATIVE_GAIN of |f| (or of 1)."""
-    hessian = _hessian(objective, x)
+    curvature = hessian(objective, x)
     try:
-        np.linalg.cholesky(hessian)
-        decrement = float(g @ np.linalg.solve(hessian, g))
+        np.linalg.cholesky(curvature)
+        decrement = float(g @ np.linalg.solve(curvature, g))
     except np.linalg.LinAlgError:
         return False  # not a minimum (or not one the curvature can show)
     return decrement / 2 <= OPTIMUM_RELATIVE_GAIN * max(1.0, abs(f))
 
 
-def _hessian(objective, x: np.ndarray, step: float = 1e-5) -> np.ndarray:
+def hessian(objective, x: np.ndarray, step: float = 1e-5) -> np.ndarray:
     """Central-difference Hessian of the analytic gradient, symmetrised."""
     k = len(x)
-    hessian = np.empty((k, k))
+    matrix = np.empty((k, k))
     for j in range(k):
         shift = np.zeros(k)
         shift[j] = step
-        hessian[:, j] = (objective(x + shift)[1] - objective(x - shift)[1]) / (2 * step)
-    return (hessian + hessian.T) / 2
+        matrix[:, j] = (objective(x + shift)[1] - objective(x - shift)[1]) / (2 * step)
+    return (matrix + matrix.T) / 2
 
 
 def _newton_step(objective, x, f, g):
     """One damped Newton step on a central-difference Hessian of the gradient."""
-    hessian = _hessian(objective, x)
+    curvature = hessian(objective, x)
     try:
-        np.linalg.cholesky(hessian)
-        direction = -np.linalg.solve(hessian, g)
+        np.linalg.cholesky(curvature)
+        direction = -np.linalg.solve(curvature, g)
     except np.linalg.LinAlgError:
         direction = -g
     for damping in 0.5 ** np.arange(12):

@@ -35,6 +35,7 @@ from retention.models.base import (
     scalar_or_array,
     unique_inverse,
 )
+from retention.models.forecasts import median_by_bisection, pareto_count_pmf
 
 _STEP = 1e-5  # relative step for the central differences of log 2F1
 # Most 2F1 failures per likelihood evaluation to repair by quadrature while fitting;
@@ -205,14 +206,32 @@ class ParetoNBDModel(PurchaseModel):
             alive, dropped, _ = self._branches(params, d, log_j)
         return expit(alive - dropped).reshape(x.shape)
 
-    def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> np.ndarray:
-        """Equation (41) of note 009: p_alive x E[purchases in (T, T + t] | alive]."""
-        x, t_x, age = self._predict_inputs(frequency, recency, T)
+    def expected_purchases_given_alive(self, t: Any, frequency: Any, T: Any) -> np.ndarray:
+        """Equation (41) of note 009 without its P(alive) factor."""
+        x, age = self._pair_inputs(frequency, T)
         t = as_horizon(t)
         r, alpha, s, beta = self._param_values()
         given_alive = (r + x) * (beta + age) / (alpha + age)
-        given_alive = given_alive * _one_minus_power_over(s - 1, (beta + age) / (beta + age + t))
-        return given_alive * self.p_alive(x, t_x, age)
+        return given_alive * _one_minus_power_over(s - 1, (beta + age) / (beta + age + t))
+
+    def purchase_count_pmf_given_alive(self, t: Any, n: int, frequency: Any, T: Any) -> np.ndarray:
+        """A new user's pmf at the posterior r + x, alpha + T, s, beta + T (see `forecasts`)."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, s, beta = self._param_values()
+        t = np.broadcast_to(as_horizon(t), x.shape)
+        return pareto_count_pmf(n, t, r + x, alpha + age, s + 0 * x, beta + age)
+
+    def median_wait_given_alive(self, frequency: Any, T: Any, upper: float) -> np.ndarray:
+        """Bisection on P(no purchase in w | alive) = 1/2; the user may drop out before
+        buying again, so where that chance exceeds 1/2 there is no median (inf)."""
+        x, age = self._pair_inputs(frequency, T)
+        r, alpha, s, beta = self._param_values()
+
+        def no_purchase(wait: np.ndarray) -> np.ndarray:
+            wait = np.broadcast_to(wait, x.shape)
+            return pareto_count_pmf(0, wait, r + x, alpha + age, s + 0 * x, beta + age)
+
+        return median_by_bisection(no_purchase, upper)
 
     def expected_purchases_new_user(self, t: Any) -> float | np.ndarray:
         """Equation (27) of note 009: E[X(t)] for a user who just bought."""

@@ -5,6 +5,7 @@
 -- inputs: user_tiers (calibration run), horizon_scores (the calibration run's
 -- scores with expected_purchases_horizon = its expected_purchases_<horizon>d),
 -- window_outcomes (temp table from outcomes/window_outcomes.sql),
+-- next_purchases (temp table from evaluate/next_purchases.sql),
 -- user_features (for the recency and frequency baselines).
 -- params: $calibration_run_id
 with final as (
@@ -17,6 +18,10 @@ with final as (
         scores.p_alive_activity,
         scores.expected_purchases_horizon,
         scores.clv,
+        scores.recency,
+        scores.t,
+        scores.expected_next_purchase_at,
+        next_purchases.next_purchase_at,
         features.days_since_last_seen,
         features.active_days,
         coalesce(window_outcomes.events, 0) > 0 as is_active,
@@ -31,6 +36,8 @@ with final as (
         and tiers.user_id = features.user_id
     left join window_outcomes
         on tiers.product_id = window_outcomes.product_id and tiers.user_id = window_outcomes.user_id
+    left join next_purchases
+        on tiers.product_id = next_purchases.product_id and tiers.user_id = next_purchases.user_id
     where tiers.run_id = $calibration_run_id
 )
 

@@ -3,12 +3,15 @@
 -- (frequency, recency, T) triple, Gamma-Gamma's expected spend per purchase
 -- and CLV = expected spend x discounted expected purchases (clv_factor), the
 -- activity model's p_alive over active days, and the survival model's
--- probability of still being active (user_survival).
+-- probability of still being active (user_survival). The purchase model's
+-- per-triple table also carries 90% bounds (columns ending _lower_90 and
+-- _upper_90), purchase-count probabilities, future P(alive) and the median
+-- days to the next purchase, which becomes a date counted from as_of.
 -- Users without a purchase have no purchase-model scores; a product whose
 -- model could not be fitted has NULL there too (see model_params).
 -- grain: one row per (product_id, user_id). inputs: user_features, user_rfm,
 -- purchase_predictions, spend_params, activity_predictions, user_survival.
--- params: $run_id, $unit_days
+-- params: $run_id, $unit_days, $as_of
 with features as (
     select * from user_features where run_id = $run_id
 ),
@@ -46,8 +49,13 @@ final as (
         features.monetary_value,
         purchase.p_alive,
         columns('^expected_purchases_'),
+        columns('^p_(no_purchase|one_purchase|2plus_purchases|alive_in)_'),
         spend.expected_average_value,
         spend.expected_average_value * purchase.clv_factor as clv,
+        spend.expected_average_value * purchase.clv_factor_lower_90 as clv_lower_90,
+        spend.expected_average_value * purchase.clv_factor_upper_90 as clv_upper_90,
+        $as_of::date + cast(round(purchase.days_to_next_purchase) as integer)
+            as expected_next_purchase_at,
         activity.p_alive_activity,
         activity.expected_active_days_30d,
         survival.p_active_30d,

@@ -126,7 +126,52 @@ create table if not exists user_scores (
     expected_active_days_30d double,
     p_active_30d double,
     p_active_90d double
+,
+    expected_purchases_30d_lower_90 double,
+    expected_purchases_30d_upper_90 double,
+    p_no_purchase_30d double,
+    p_one_purchase_30d double,
+    p_2plus_purchases_30d double,
+    p_alive_in_30d double,
+    expected_purchases_90d_lower_90 double,
+    expected_purchases_90d_upper_90 double,
+    p_no_purchase_90d double,
+    p_one_purchase_90d double,
+    p_2plus_purchases_90d double,
+    p_alive_in_90d double,
+    expected_purchases_365d_lower_90 double,
+    expected_purchases_365d_upper_90 double,
+    p_no_purchase_365d double,
+    p_one_purchase_365d double,
+    p_2plus_purchases_365d double,
+    p_alive_in_365d double,
+    clv_lower_90 double,
+    clv_upper_90 double,
+    expected_next_purchase_at date
 );
+
+-- warehouses made before these columns existed get them on open
+alter table user_scores add column if not exists expected_purchases_30d_lower_90 double;
+alter table user_scores add column if not exists expected_purchases_30d_upper_90 double;
+alter table user_scores add column if not exists p_no_purchase_30d double;
+alter table user_scores add column if not exists p_one_purchase_30d double;
+alter table user_scores add column if not exists p_2plus_purchases_30d double;
+alter table user_scores add column if not exists p_alive_in_30d double;
+alter table user_scores add column if not exists expected_purchases_90d_lower_90 double;
+alter table user_scores add column if not exists expected_purchases_90d_upper_90 double;
+alter table user_scores add column if not exists p_no_purchase_90d double;
+alter table user_scores add column if not exists p_one_purchase_90d double;
+alter table user_scores add column if not exists p_2plus_purchases_90d double;
+alter table user_scores add column if not exists p_alive_in_90d double;
+alter table user_scores add column if not exists expected_purchases_365d_lower_90 double;
+alter table user_scores add column if not exists expected_purchases_365d_upper_90 double;
+alter table user_scores add column if not exists p_no_purchase_365d double;
+alter table user_scores add column if not exists p_one_purchase_365d double;
+alter table user_scores add column if not exists p_2plus_purchases_365d double;
+alter table user_scores add column if not exists p_alive_in_365d double;
+alter table user_scores add column if not exists clv_lower_90 double;
+alter table user_scores add column if not exists clv_upper_90 double;
+alter table user_scores add column if not exists expected_next_purchase_at date;
 
 create table if not exists model_params (
     run_id bigint not null,
@@ -134,8 +179,15 @@ create table if not exists model_params (
     model varchar not null,           -- bgnbd, mbgnbd, pareto_nbd, gamma_gamma, activity_<model>, cox, ...
     param varchar not null,           -- r, alpha, a, b, ..., log_likelihood, converged, n_users, fallback
     value double,
-    note varchar
+    note varchar,
+    stderr double,                    -- parameters only: from the inverse Hessian at the optimum
+    lower_95 double,                  -- value - 1.96 stderr (Wald, as lifetimes reports it)
+    upper_95 double
 );
+
+alter table model_params add column if not exists stderr double;
+alter table model_params add column if not exists lower_95 double;
+alter table model_params add column if not exists upper_95 double;
 
 create table if not exists user_tiers (
     run_id bigint not null,

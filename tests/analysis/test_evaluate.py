@@ -63,3 +63,18 @@ def test_parse_horizon(text, days):
 def test_parse_horizon_rejects(text):
     with pytest.raises(ConfigError, match=r'expected days or weeks such as "90D" or "13W"'):
         parse_horizon(text)
+
+
+@pytest.mark.parametrize("product", ["shop", "app"])
+def test_next_purchase_dates_are_checked_against_the_holdout(backtest, product):
+    """Frequent buyers' dates land within weeks of their next purchase, and about
+    p_alive / 2 of the users dated inside the horizon bought by their date."""
+    _, result = backtest
+    buckets = result.buckets[result.buckets.product_id == product].set_index("bucket")
+    assert (buckets.next_purchase_users > 0).all()
+    assert buckets.loc["7+", "next_purchase_median_abs_error_days"] < 20
+    assert buckets.loc["0", "next_purchase_median_abs_error_days"] > 90  # honest: far off
+    model = result.model[result.model.product_id == product].set_index("metric").value
+    assert model.next_purchase_by_date_share == pytest.approx(
+        model.next_purchase_by_date_expected, abs=0.1
+    )

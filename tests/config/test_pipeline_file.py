@@ -511,6 +511,14 @@ KEY_CASES += [
         '[scores] one_time_buyers = "mbgnbd": expected one of "plain", "dropout"',
     ),
     (
+        VALID + "[scores]\ninterval_draws = -1\n",
+        "[scores] interval_draws = -1: expected a whole number from 0 to 10000",
+    ),
+    (
+        VALID + "[scores]\ninterval_seed = 1.5\n",
+        "[scores] interval_seed = 1.5: expected a whole number from 0 to 2147483647",
+    ),
+    (
         VALID + "[exports]\nkeep_runs = 0\n",
         "[exports] keep_runs = 0: expected a whole number from 1 to 10000",
     ),

@@ -21,11 +21,17 @@ import pandas as pd
 
 from retention.config.scores import ScoreSettings
 from retention.models import PURCHASE_MODELS, BetaGeoModel, GammaGammaModel
+from retention.models.base import unique_inverse
 from retention.models.clv import customer_lifetime_value
+from retention.models.intervals import prediction_intervals
+from retention.models.uncertainty import parameter_table
 
 log = logging.getLogger(__name__)
 
 MAX_SPEND_SHAPE = 1e4  # Gamma-Gamma p above this: spend per user is (almost) constant
+# expected_next_purchase_at is NULL when the median wait is longer than this:
+# a date ten years out says "not coming back" better as no date.
+MAX_WAIT_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,9 @@ class ParamRow:
     param: str
     value: float | None
     note: str | None = None
+    stderr: float | None = None
+    lower_95: float | None = None
+    upper_95: float | None = None
 
 
 def fit_purchase_model(
@@ -75,20 +84,57 @@ def fit_purchase_model(
     return model, rows
 
 
+def prediction_columns(horizons_days: tuple[int, ...]) -> list[str]:
+    """The per-triple columns predict_purchases returns, after the triple itself."""
+    columns = ["p_alive"]
+    for days in horizons_days:
+        columns += [f"expected_purchases_{days}d", *horizon_columns(days)]
+    return columns + ["clv_factor", *interval_columns("clv_factor"), "days_to_next_purchase"]
+
+
+def horizon_columns(days: int) -> list[str]:
+    """Per-horizon columns besides expected_purchases_<days>d (also user_scores columns)."""
+    return [
+        *interval_columns(f"expected_purchases_{days}d"),
+        f"p_no_purchase_{days}d",
+        f"p_one_purchase_{days}d",
+        f"p_2plus_purchases_{days}d",
+        f"p_alive_in_{days}d",
+    ]
+
+
+def interval_columns(column: str) -> list[str]:
+    """The 90% bounds of a column: <column>_lower_90 and <column>_upper_90."""
+    return [f"{column}_lower_90", f"{column}_upper_90"]
+
+
 def predict_purchases(
     model, triples: pd.DataFrame, settings: ScoreSettings, unit_days: int
 ) -> pd.DataFrame:
-    """p_alive, expected purchases per horizon, and the CLV factor per triple.
+    """Every purchase-model score per triple (see `prediction_columns`).
 
     clv_factor is the discounted expected number of purchases over
     clv_months, so CLV = expected spend per purchase x clv_factor (the same as
     lifetimes' customer_lifetime_value, which multiplies inside its loop).
+    The parts that do not depend on recency are computed once per distinct
+    (frequency, T) pair; `_intervals` adds the 90% bounds from parameter draws.
     """
     f, r, t = triples.frequency.to_numpy(), triples.recency.to_numpy(), triples["T"].to_numpy()
     out = triples[["product_id", "frequency", "recency", "T"]].copy()
-    out["p_alive"] = _alive_model(model).p_alive(f, r, t)
+    reported = _alive_model(model)
+    out["p_alive"] = reported.p_alive(f, r, t)
+    alive = model.p_alive(f, r, t)  # the model's own, so the probabilities add up
+    (pair_f, pair_t), pair = unique_inverse([f.astype(float), t.astype(float)])
     for days in settings.horizons_days:
-        out[f"expected_purchases_{days}d"] = model.expected_purchases(days / unit_days, f, r, t)
+        h = days / unit_days
+        given = model.expected_purchases_given_alive(h, pair_f, pair_t)[pair]
+        out[f"expected_purchases_{days}d"] = alive * given
+        none = alive * model.purchase_count_pmf_given_alive(h, 0, pair_f, pair_t)[pair] + 1 - alive
+        one = alive * model.purchase_count_pmf_given_alive(h, 1, pair_f, pair_t)[pair]
+        out[f"p_no_purchase_{days}d"] = none
+        out[f"p_one_purchase_{days}d"] = one
+        out[f"p_2plus_purchases_{days}d"] = np.clip(1 - none - one, 0.0, 1.0)
+        out[f"p_alive_in_{days}d"] = reported.p_alive(f, r, t + h)
     out["clv_factor"] = customer_lifetime_value(
         model,
         f,
@@ -99,6 +145,34 @@ def predict_purchases(
         monthly_discount_rate=settings.monthly_discount_rate,
         unit_days=unit_days,
     )
+    wait = model.median_wait_given_alive(pair_f, pair_t, MAX_WAIT_DAYS / unit_days)[pair]
+    likely_alive = out.p_alive.to_numpy() >= 0.5
+    known = likely_alive & np.isfinite(wait)
+    out["days_to_next_purchase"] = np.where(known, wait * unit_days, np.nan)
+    return _intervals(model, out, settings, unit_days)
+
+
+def _intervals(model, out: pd.DataFrame, settings: ScoreSettings, unit_days: int) -> pd.DataFrame:
+    """90% bounds of expected purchases and clv_factor; NULL without a covariance."""
+    f, r, t = out.frequency.to_numpy(), out.recency.to_numpy(), out["T"].to_numpy()
+    horizons = [days / unit_days for days in settings.horizons_days]
+    bounds = prediction_intervals(
+        model,
+        f.astype(float),
+        r,
+        t.astype(float),
+        horizons,
+        months=settings.clv_months,
+        monthly_discount_rate=settings.monthly_discount_rate,
+        unit_days=unit_days,
+        n_draws=settings.interval_draws,
+        seed=settings.interval_seed,
+    )
+    keys = {f"expected_purchases_{d}d": str(float(d / unit_days)) for d in settings.horizons_days}
+    keys["clv_factor"] = "clv_factor"
+    for column, key in keys.items():
+        lower, upper = bounds.get(key, (np.nan, np.nan))
+        out[f"{column}_lower_90"], out[f"{column}_upper_90"] = lower, upper
     return out
 
 
@@ -158,7 +232,11 @@ def fit_spend(
 
 
 def _fit_rows(product: str, name: str, model, seconds: float) -> list[ParamRow]:
-    rows = [ParamRow(product, name, param, float(value)) for param, value in model.params_.items()]
+    """Parameters with their standard errors and Wald 95% intervals, then fit facts."""
+    rows = [
+        ParamRow(product, name, param, value, None, *_finite(stderr, lower, upper))
+        for param, (value, stderr, lower, upper) in parameter_table(model).items()
+    ]
     rows += [
         ParamRow(product, name, "log_likelihood", float(model.log_likelihood_)),
         ParamRow(product, name, "converged", float(model.converged_)),
@@ -166,3 +244,7 @@ def _fit_rows(product: str, name: str, model, seconds: float) -> list[ParamRow]:
         ParamRow(product, name, "fit_seconds", round(seconds, 4)),
     ]
     return rows
+
+
+def _finite(*values: float) -> tuple[float | None, ...]:
+    return tuple(float(v) if np.isfinite(v) else None for v in values)

@@ -20,8 +20,10 @@ from retention.stages.scores.btyd import (
     ParamRow,
     fit_purchase_model,
     fit_spend,
+    horizon_columns,
     predict_activity,
     predict_purchases,
+    prediction_columns,
 )
 from retention.stages.scores.survival import SurvivalSettings, build_survival
 from retention.warehouse.sql_files import column_types, quote_identifier, quote_literal, run_sql
@@ -43,7 +45,7 @@ def build_scores(
     con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
 ) -> int:
     """Write this run's user_scores and model_params; returns the number of users scored."""
-    params = {"run_id": run_id, "unit_days": pipeline.run.unit_days}
+    params = {"run_id": run_id, "unit_days": pipeline.run.unit_days, "as_of": as_of}
     log.debug("  rfm")
     build_rfm(con, pipeline, params)
     log.debug("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
@@ -95,8 +97,8 @@ def _score_purchases(con, pipeline: Pipeline, params: dict) -> list[ParamRow]:
         spend, notes = fit_spend(values[values.product_id == product], product, settings)
         spends.append(spend)
         rows += notes
-    columns = ["product_id", "frequency", "recency", "T", "p_alive"]
-    columns += [f"expected_purchases_{d}d" for d in settings.horizons_days] + ["clv_factor"]
+    columns = ["product_id", "frequency", "recency", "T"]
+    columns += prediction_columns(settings.horizons_days)
     _register(con, "purchase_predictions", predictions, columns)
     spend_frame = pd.DataFrame(spends, columns=["product_id", "p", "q", "v", "mean_value"])
     _register(con, "spend_params", [spend_frame], list(spend_frame.columns))
@@ -146,15 +148,22 @@ def _register(con, name: str, frames: list[pd.DataFrame], columns: list[str]) ->
 def add_horizon_columns(con, horizons_days: tuple[int, ...]) -> None:
     """user_scores has columns for 30/90/365 days; other horizons are added on first use."""
     for days in horizons_days:
-        column = quote_identifier(f"expected_purchases_{days}d")
-        con.execute(f"ALTER TABLE user_scores ADD COLUMN IF NOT EXISTS {column} DOUBLE")
+        for name in [f"expected_purchases_{days}d", *horizon_columns(days)]:
+            column = quote_identifier(name)
+            con.execute(f"ALTER TABLE user_scores ADD COLUMN IF NOT EXISTS {column} DOUBLE")
 
 
 def _write_params(con, run_id: int, rows: list[ParamRow]) -> None:
     frame = pd.DataFrame(
-        [(run_id, r.product_id, r.model, r.param, r.value, r.note) for r in rows],
-        columns=["run_id", "product_id", "model", "param", "value", "note"],
-    ).astype({"value": "float64", "note": "object"})
+        [
+            (run_id, r.product_id, r.model, r.param, r.value, r.note)
+            + (r.stderr, r.lower_95, r.upper_95)
+            for r in rows
+        ],
+        columns=["run_id", "product_id", "model", "param", "value", "note"]
+        + ["stderr", "lower_95", "upper_95"],
+    ).astype({c: "float64" for c in ("value", "stderr", "lower_95", "upper_95")})
+    frame = frame.astype({"note": "object"})
     con.register("params_frame", frame)
     con.execute("INSERT INTO model_params BY NAME SELECT * FROM params_frame")
     con.unregister("params_frame")
