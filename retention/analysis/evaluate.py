@@ -25,6 +25,7 @@ from retention.config.pipeline_file import Pipeline
 from retention.errors import ConfigError
 from retention.pipeline import run_pipeline
 from retention.results import Evaluation
+from retention.stages.scores.covariates import KEYS, fit_covariate_model
 from retention.stages.staging.events import stage_events
 from retention.warehouse.publish import open_warehouse
 from retention.warehouse.sql_files import run_sql
@@ -49,6 +50,7 @@ BASELINES = (
     ("clv", "auc_clv"),
 )
 ORDER = ("core_active", "valid", "at_risk", "churned")  # share active must fall along this
+CALIBRATION_BINS = 10
 MIN_TIER_SHARE = 0.01  # tiers under this share of a product's users are left out of the check
 
 
@@ -75,12 +77,16 @@ def evaluate(pipeline: Pipeline, as_of: dt.date, horizon_days: int) -> Evaluatio
         log.info("calibration run at %s", as_of)
         result = run_pipeline(calibration)
         with open_warehouse(calibration.run.warehouse) as con:
+            # read before the outcome window is staged: it shadows the run's staged events
+            users = covariate_users(con, calibration, result.run_id)
             outcomes = _outcomes(con, calibration, result.run_id, as_of, horizon_days)
             mapped = {"amount_mapped": "amount" in pipeline.events.columns}
             tiers = run_sql(con, "evaluate/tier_outcomes.sql", mapped).df()
             buckets = run_sql(con, "evaluate/frequency_buckets.sql", {}).df()
+    covariates = covariate_metrics(calibration, users, outcomes, horizon_days)
     timing = (outcomes, as_of, horizon_days, pipeline.run.unit_days)
-    model = pd.concat([_model_metrics(outcomes), next_purchase_metrics(*timing)])
+    parts = [_model_metrics(outcomes), next_purchase_metrics(*timing)]
+    model = pd.concat(parts + ([covariates] if len(covariates) else []))
     buckets = buckets.merge(
         next_purchase_metrics(*timing, by_bucket=True)
         .pivot(index=["product_id", "bucket"], columns="metric", values="value")
@@ -141,6 +147,83 @@ def _model_metrics(outcomes: pd.DataFrame) -> pd.DataFrame:
         for column, metric in BASELINES:
             rows += _auc_rows(product, users, column, metric)
     return pd.DataFrame(rows, columns=["product_id", "metric", "value"])
+
+
+def covariate_users(con, pipeline: Pipeline, run_id: int) -> pd.DataFrame | None:
+    """The calibration users' covariates (None without [scores] covariates)."""
+    if not pipeline.scores.covariates:
+        return None
+    return run_sql(con, "scores/user_covariates.sql", {"run_id": run_id}).df()
+
+
+def covariate_metrics(pipeline: Pipeline, users, outcomes: pd.DataFrame, horizon_days: int):
+    """Did the covariates help? The plain and the covariate fit, both on the
+    calibration run's users, scored on what those users bought in the horizon.
+
+    holdout_log_likelihood_per_user: mean log P(N = the user's purchase days in
+    the horizon | history, covariates), N from each model's count distribution.
+    calibration_error: users sorted by predicted purchases into 10 equal bins;
+    the user-weighted mean |mean predicted - mean actual| per bin. Then
+    covariates_improve_* = 1 where the covariate fit is better (higher
+    log-likelihood, lower error). Empty without [scores] covariates.
+    """
+    settings = pipeline.scores
+    if users is None:
+        return pd.DataFrame(columns=["product_id", "metric", "value"])
+    users = users.merge(outcomes[["product_id", "user_id", "purchases"]], on=KEYS[:1] + ["user_id"])
+    h = horizon_days / pipeline.run.unit_days
+    rows = []
+    for product, product_users in users.groupby("product_id", sort=True):
+        groups = product_users.groupby(KEYS, dropna=False, sort=True).size()
+        groups = groups.rename("users").reset_index()
+        model, design, _ = fit_covariate_model(groups, product, settings)
+        if model is None:
+            continue
+        index = product_users.merge(groups.reset_index(), on=KEYS, how="left")["index"]
+        z = design[index.to_numpy()]
+        values = {
+            "plain": _holdout(lambda _, m=model: m.plain_, z[:, :0], product_users, h),
+            "covariates": _holdout(model.group_model, z, product_users, h),
+        }
+        for label, (ll, error) in values.items():
+            rows += [
+                (product, f"holdout_log_likelihood_per_user_{label}", ll),
+                (product, f"calibration_error_{label}", error),
+            ]
+        (ll0, e0), (ll1, e1) = values["plain"], values["covariates"]
+        rows += [
+            (product, "covariates_improve_log_likelihood", float(ll1 > ll0)),
+            (product, "covariates_improve_calibration", float(e1 < e0)),
+        ]
+        log.info(
+            "%s: holdout log-likelihood per user %.4f plain, %.4f with covariates; "
+            "calibration error %.4f plain, %.4f with covariates",
+            *(product, ll0, ll1, e0, e1),
+        )
+    return pd.DataFrame(rows, columns=["product_id", "metric", "value"])
+
+
+def _holdout(model_of, z: np.ndarray, users: pd.DataFrame, h: float) -> tuple[float, float]:
+    """(mean holdout log-likelihood, calibration error) of the users under the model
+    that `model_of` gives for each distinct covariate pattern."""
+    n = users.purchases.to_numpy(dtype=float)
+    log_p, predicted = np.empty(len(users)), np.empty(len(users))
+    patterns, index = np.unique(z, axis=0, return_inverse=True)
+    for g, pattern in enumerate(patterns):
+        mask = index.ravel() == g
+        model, part = model_of(pattern), users[mask]
+        f, r, t = part.frequency.to_numpy(), part.recency.to_numpy(), part["T"].to_numpy()
+        predicted[mask] = model.expected_purchases(h, f, r, t)
+        probability = np.empty(mask.sum())
+        for count in np.unique(n[mask]):
+            same = n[mask] == count
+            p = model.purchase_count_probability(h, int(count), f[same], r[same], t[same])
+            probability[same] = p
+        log_p[mask] = np.log(np.maximum(probability, 1e-300))
+    order = np.argsort(predicted, kind="stable")
+    bins = np.array_split(order, CALIBRATION_BINS)
+    error = sum(len(b) * abs(predicted[b].mean() - n[b].mean()) for b in bins if len(b))
+    return float(log_p.mean()), float(error / len(n))
 
 
 def next_purchase_metrics(

@@ -22,6 +22,12 @@ from retention.config.fields import (
 from retention.errors import ConfigError
 
 PURCHASE_MODEL_NAMES = ("bgnbd", "mbgnbd", "pareto_nbd")
+# The closed vocabulary of [scores] covariates: per-user facts known at the first
+# purchase, so they cannot leak the future into the fit. Categorical ones become
+# one-hot columns against the product's most common level; numeric ones are
+# standardised per product (README, "Covariates").
+COVARIATES = {"acquisition_channel": "categorical", "log_first_order_value": "numeric"}
+COVARIATE_MODELS = ("bgnbd", "pareto_nbd")
 
 
 def horizons(value: Any) -> tuple[int, ...]:
@@ -32,6 +38,18 @@ def horizons(value: Any) -> tuple[int, ...]:
         or len(set(value)) != len(value)
     ):
         raise ValueError("a list of distinct whole numbers of days such as [30, 90, 365]")
+    return tuple(value)
+
+
+def covariate_names(value: Any) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not all(isinstance(v, str) and v in COVARIATES for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValueError(
+            "a list of distinct names among " + ", ".join(f'"{name}"' for name in COVARIATES)
+        )
     return tuple(value)
 
 
@@ -50,6 +68,8 @@ SCORES_FIELDS = {
     # about a tenth of the interval's width. Seeded, so a rerun repeats them.
     "interval_draws": Field(integer_between(0, 10_000), default=200),
     "interval_seed": Field(integer_between(0, 2**31 - 1), default=0),
+    # Per-user covariates of the purchase model (BG/NBD and Pareto/NBD); [] = none.
+    "covariates": Field(covariate_names, default=()),
 }
 SURVIVAL_FIELDS = {
     "churn_after_days": Field(integer_between(1, 3650), default=90),
@@ -80,6 +100,7 @@ class ScoreSettings:
     survival_seed: int
     rfm_segments: tuple[Rule, ...]
     tiers: tuple[Rule, ...]
+    covariates: tuple[str, ...] = ()
 
 
 def parse_score_settings(document: dict[str, Any], name: str) -> ScoreSettings:
@@ -94,7 +115,19 @@ def parse_score_settings(document: dict[str, Any], name: str) -> ScoreSettings:
                 f'{name}: [[tiers]] name = "{rule.name}": expected one of '
                 + ", ".join(f'"{t}"' for t in TIERS)
             )
+    if scores["covariates"] and scores["purchase_model"] not in COVARIATE_MODELS:
+        raise ConfigError(
+            f'{name}: [scores] covariates need purchase_model = "bgnbd" or "pareto_nbd"; '
+            f'got "{scores["purchase_model"]}"'
+        )
+    keeps_events = document.get("run", {}).get("keep_staged_events") is True
+    if "log_first_order_value" in scores["covariates"] and not keeps_events:
+        raise ConfigError(
+            f'{name}: [scores] covariates = ["log_first_order_value"] needs [run] '
+            "keep_staged_events = true (the first order's amount is read from the staged events)"
+        )
     return ScoreSettings(
+        covariates=scores["covariates"],
         purchase_model=scores["purchase_model"],
         penalizer=scores["penalizer"],
         horizons_days=scores["horizons_days"],

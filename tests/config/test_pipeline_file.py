@@ -515,6 +515,11 @@ KEY_CASES += [
         "[scores] interval_draws = -1: expected a whole number from 0 to 10000",
     ),
     (
+        VALID + '[scores]\ncovariates = ["channel"]\n',
+        '[scores] covariates = ["channel"]: expected a list of distinct names among '
+        '"acquisition_channel", "log_first_order_value"',
+    ),
+    (
         VALID + "[scores]\ninterval_seed = 1.5\n",
         "[scores] interval_seed = 1.5: expected a whole number from 0 to 2147483647",
     ),

@@ -25,6 +25,7 @@ from retention.stages.scores.btyd import (
     predict_purchases,
     prediction_columns,
 )
+from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
 from retention.stages.scores.survival import SurvivalSettings, build_survival
 from retention.warehouse.sql_files import column_types, quote_identifier, quote_literal, run_sql
 from retention.warehouse.steps import step
@@ -51,6 +52,7 @@ def build_scores(
     log.debug("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
     with step("purchase and spend models"):
         rows = _score_purchases(con, pipeline, params)
+        rows += score_covariates(con, pipeline.scores, params)
     log.debug("  activity model")
     with step("activity model"):
         rows += _score_activity(con, pipeline, params)
@@ -59,6 +61,7 @@ def build_scores(
         rows += _score_survival(con, pipeline, run_id, as_of)
     add_horizon_columns(con, pipeline.scores.horizons_days)
     run_sql(con, "scores/user_scores.sql", params, prefix="INSERT INTO user_scores BY NAME")
+    apply_covariate_scores(con, pipeline.scores, params)
     _write_params(con, run_id, rows)
     for table in TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
