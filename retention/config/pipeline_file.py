@@ -317,6 +317,7 @@ def _parse_costs(table: Any, name: str, base: Path) -> SourceSettings | None:
         COST_COLUMNS,
         COST_COLUMNS[:3],
         required=(),
+        numbers=True,
     )
 
 
@@ -343,13 +344,17 @@ def _parse_file_source(
     allowed: tuple[str, ...],
     defaults: tuple[str, ...],
     required: tuple[str, ...],
+    numbers: bool = False,
 ) -> SourceSettings | None:
     """A [source.<source>] table: path (or a postgres table), format, the text and
-    storage settings, and a column mapping (defaults: same names)."""
+    storage settings (`numbers`: also decimal_separator), and a column mapping
+    (defaults: same names)."""
     if table is None:
         return None
     section = f"[source.{source}]"
     fields = {"path": Field(text, help=what), "format": FORMAT_FIELD, **SOURCE_FIELDS}
+    if numbers:
+        fields |= DECIMAL_FIELDS
     parsed = check_table(table, fields, f"{name}: {section}", nested=NESTED)
     options = source_options(table, parsed, f"{name}: {section}", base, what)
     columns = {key: key for key in defaults}

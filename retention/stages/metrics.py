@@ -90,7 +90,13 @@ def _load_costs(
         )
     else:
         _open_costs(con, replace(costs, columns=cost_columns(costs)))
-    run_sql(con, "metrics/cost_rows.sql", {}, prefix="CREATE OR REPLACE TEMP TABLE cost_rows AS")
+    decimal_comma = costs is not None and costs.decimal_separator == ","
+    run_sql(
+        con,
+        "metrics/cost_rows.sql",
+        {"decimal_comma": decimal_comma},
+        prefix="CREATE OR REPLACE TEMP TABLE cost_rows AS",
+    )
     if costs is not None:
         _log_cost_rows(con, costs, run_id, as_of)
 

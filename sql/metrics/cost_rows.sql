@@ -5,6 +5,9 @@
 -- grain: one row per source row.
 -- inputs: src_costs (contract columns product_id, channel, day, spend as text;
 --         product_id is NULL when the costs source does not map it)
+-- params: $decimal_comma (the source writes spend as 12,50: the comma is the
+--         decimal separator and a point is rejected, never guessed, as for
+--         event amounts)
 -- Values are trimmed. day is a date (a timestamp counts for its date); spend is
 -- a finite number, with an optional currency sign as in event amounts. A
 -- negative spend (a credit) is kept. Channel names are matched exactly, like
@@ -20,7 +23,14 @@ parsed as (
         nullif(trim(day), '') as day_text,
         nullif(trim(spend), '') as spend_text,
         try_cast(trim(day) as date) as day,
-        try_cast(regexp_replace(trim(spend), '^[$€£¥]\s*|\s*[$€£¥]$', '') as double) as spend
+        try_cast(
+            case
+                when $decimal_comma then translate(
+                    regexp_replace(trim(spend), '^[$€£¥]\s*|\s*[$€£¥]$', ''), ',.', '.#'
+                )
+                else regexp_replace(trim(spend), '^[$€£¥]\s*|\s*[$€£¥]$', '')
+            end as double
+        ) as spend
     from source
 ),
 

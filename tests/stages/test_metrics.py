@@ -13,6 +13,7 @@ is core, u2 (one purchase day) is active, u3 (no purchase) is valid.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -276,3 +277,32 @@ def test_money_is_null_without_an_amount_column(run, tmp_path):
         ).fetchall()
     assert daily == [(None, None, 3)]
     assert channels == [(None, None)]
+
+
+def test_costs_with_decimal_commas(warehouse, tmp_path, caplog):
+    """decimal_separator = ",": 25,50 is 25.5; a point is rejected, never guessed."""
+    text = 'channel,date,cost\nads,2024-06-01,"25,50"\nads,2024-06-02,1.000\n'
+    costs = costs_source(tmp_path, text, {"channel": "channel", "day": "date", "spend": "cost"})
+    costs = dataclasses.replace(costs, decimal_separator=",")
+    with caplog.at_level(logging.WARNING, logger="retention.stages.metrics"):
+        _, con = warehouse(costs)
+    spend = con.execute(
+        "SELECT product_id, spend FROM latest_channel_metrics WHERE acquisition_channel = 'ads' "
+        "ORDER BY ALL"
+    ).fetchall()
+    assert spend == [("app", 25.5), ("shop", 25.5)]
+    assert "1 cost rows skipped (unparseable_spend 1)" in caplog.text
+
+
+def test_decimal_separator_is_a_costs_key_too(tmp_path):
+    from retention.config.pipeline_file import load_pipeline
+
+    (tmp_path / "e.csv").write_text("user_id,event_time\n1,2024-06-01\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text("channel,day,spend\n", encoding="utf-8")
+    path = tmp_path / "p.toml"
+    path.write_text(
+        '[run]\nwarehouse = "w.duckdb"\n[source.events]\npath = "e.csv"\n'
+        '[source.costs]\npath = "c.csv"\ndecimal_separator = ","\n',
+        encoding="utf-8",
+    )
+    assert load_pipeline(path).costs.decimal_separator == ","
