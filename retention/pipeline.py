@@ -161,9 +161,15 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         rows.append(build(con, pipeline, run_id, counts.as_of))
     users = rows[0]
     with _stage(con, run_id, "scores") as rows:
-        rows.append(build_scores(con, pipeline, run_id, counts.as_of))
+        score = build_scores
+        if pipeline.run.engine == "spark":
+            from retention.engines.spark.scores import build_scores_on_spark as score
+        rows.append(score(con, pipeline, run_id, counts.as_of))
     with _stage(con, run_id, "tiers") as rows:
-        rows.append(build_tiers(con, pipeline, run_id))
+        tier = build_tiers
+        if pipeline.run.engine == "spark":
+            from retention.engines.spark.tiers import build_tiers_on_spark as tier
+        rows.append(tier(con, pipeline, run_id))
     with _stage(con, run_id, "metrics") as rows:
         rows.append(
             build_metrics(con, run_id, counts.as_of, pipeline.session_gap_minutes, pipeline.costs)
@@ -192,6 +198,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
         users=users,
         products=products,
     )
+    if pipeline.run.engine == "spark":  # the lake keeps the runs the warehouse keeps
+        from retention.engines.spark.lake import prune_lake
+
+        prune_lake(con, pipeline)
     if not latest:
         log.info(
             "  run %d is a backfill of %s: stored; the latest_* views keep showing run %d, "

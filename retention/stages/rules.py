@@ -95,24 +95,28 @@ def check_rules(
             ) from None
 
 
-def case_sql(rules: Sequence[Rule], column_types: dict[str, str]) -> tuple[str, str]:
+def case_sql(
+    rules: Sequence[Rule], column_types: dict[str, str], format_value=None
+) -> tuple[str, str]:
     """(name expression, reason expression) for the ordered rules; first match wins.
 
     The reason names the rule and the values of the columns it mentions, e.g.
     `core: clv >= clv_p90 AND p_alive >= 0.5 [clv=812.4, clv_p90=633.1, p_alive=0.91]`.
+    `format_value(column, type)` writes a value as that text (the Spark engine
+    passes its own, which prints numbers as DuckDB does).
     """
     names, reasons = [], []
     for rule in rules:
         condition = f"WHEN ({rule.rule}) THEN "
         names.append(condition + quote_literal(rule.name))
-        reasons.append(condition + _reason(rule, column_types))
+        reasons.append(condition + _reason(rule, column_types, format_value or _format_value))
     return "CASE " + " ".join(names) + " END", "CASE " + " ".join(reasons) + " END"
 
 
-def _reason(rule: Rule, column_types: dict[str, str]) -> str:
+def _reason(rule: Rule, column_types: dict[str, str], format_value) -> str:
     label = quote_literal(f"{rule.name}: {rule.rule}")
     shown = [
-        f"{quote_literal(column + '=')} || {_format_value(column, column_types[column])}"
+        f"{quote_literal(column + '=')} || {format_value(column, column_types[column])}"
         for column in referenced_columns(rule.rule, list(column_types))
     ]
     if not shown:

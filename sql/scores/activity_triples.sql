@@ -4,6 +4,7 @@
 -- first to last active day, T = days from first seen to as_of (in time units).
 -- grain: one row per (product_id, frequency, recency, T). inputs: user_features.
 -- params: $run_id, $unit_days
+-- Sorted: the fit sums the rows in this order, so either engine gets the same fit.
 select
     product_id,
     active_days - 1 as frequency,
@@ -13,3 +14,4 @@ select
 from user_features
 where run_id = $run_id
 group by all
+order by product_id, frequency, recency, "T"

@@ -16,6 +16,7 @@ import pytest
 sqlglot = pytest.importorskip("sqlglot", reason="the portable-subset lint needs sqlglot")
 
 from retention.engines.spark.portable import problems, transpile  # noqa: E402
+from retention.warehouse.sql_files import read_sql  # noqa: E402
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 # file -> why it is not portable yet (and what runs instead on Spark)
@@ -32,8 +33,10 @@ NOT_PORTABLE = {
     "playbooks/playbook_inputs.sql": "scores.* EXCLUDE (assignments run on DuckDB)",
     "playbooks/playbook_assignments.sql": "hex cast of md5 for the holdout draw "
     "(assignments run on DuckDB)",
-    "tiers/tier_inputs.sql": "scores.* EXCLUDE: user_scores gains columns (tiers run on DuckDB)",
-    "scores/user_scores.sql": "COLUMNS('^expected_purchases_') (scores run on DuckDB)",
+    "tiers/tier_inputs.sql": "scores.* EXCLUDE: user_scores gains columns; on Spark the "
+    "list is written out from its real columns (portable.expand_columns)",
+    "scores/user_scores.sql": "COLUMNS('^expected_purchases_'): one column per horizon; on "
+    "Spark the list is written out from the prediction table (portable.expand_columns)",
     "exports/profile_rows.sql": "list_sort (exports run on DuckDB)",
 }
 
@@ -92,3 +95,19 @@ def test_the_lint_finds(sql, finding):
 def test_ordered_windows_pass():
     sql = "select rank() over w, lag(a) over (order by b) from t window w as (order by a)"
     assert problems(sql) == []
+
+
+def test_columns_and_exclude_are_written_out_for_spark():
+    # COLUMNS() searches every relation named; EXCLUDE drops names without case
+    sql = "select a.k, columns('^x_'), b.* exclude (k, t) from a join b on a.k = b.k"
+    spark = transpile(sql, {"a": ["k", "x_1"], "b": ["k", "T", "x_2", "y"]})
+    listed = "a.k, `a`.`x_1`, `b`.`x_2`, `b`.`x_2`, `b`.`y`"
+    assert spark == f"SELECT {listed} FROM a JOIN b ON a.k = b.k"
+
+
+def test_user_scores_on_spark_names_every_horizon():
+    purchase = ["product_id", "expected_purchases_30d", "expected_purchases_45d", "p_alive_in_45d"]
+    spark = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
+    assert "COLUMNS(" not in spark.upper()
+    for name in purchase[1:]:
+        assert f"`purchase`.`{name}`" in spark

@@ -34,9 +34,14 @@ TEMP = SHARED_MODELS
 MARKER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")  # Spark's :name parameters
 
 
+def lake_folder(pipeline: Pipeline, run_id: int) -> Path:
+    """This run's lake folder, `lake/run_<id>/` (one subfolder of Parquet per table)."""
+    return pipeline.spark.lake_dir(pipeline.run.warehouse) / f"run_{run_id}"
+
+
 def run_folder(pipeline: Pipeline, run_id: int) -> Path:
-    """This run's lake folder (emptied first: an unpublished run may have used the id)."""
-    folder = pipeline.spark.lake_dir(pipeline.run.warehouse) / f"run_{run_id}"
+    """This run's lake folder, emptied first (an unpublished run may have used the id)."""
+    folder = lake_folder(pipeline, run_id)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -75,7 +80,7 @@ def build_features_on_spark(
     spark.read.parquet(str(folder / "stg_events")).createOrReplaceTempView("stg_events")
     with step("spark features"):
         for model in (*SHARED_MODELS, *FEATURE_MODELS, "user_features", "product_rhythm"):
-            frame = _run(spark, f"features/{model}.sql", params)
+            frame = run_model(spark, f"features/{model}.sql", params)
             if model in STORED or model in TEMP:
                 frame.write.parquet(str(folder / model))
                 frame = spark.read.parquet(str(folder / model))
@@ -88,8 +93,9 @@ def build_features_on_spark(
     ).fetchall()[0][0]
 
 
-def _run(spark, name: str, params: dict):
-    sql = spark_sql(name)
+def run_model(spark, name: str, params: dict, sql: str | None = None):
+    """A Spark DataFrame of `sql/<name>` (or of `sql`, its Spark text) with its parameters."""
+    sql = sql or spark_sql(name)
     args = {key: params[key] for key in set(MARKER.findall(sql))}
     log.debug("  spark model %s", name)
     return spark.sql(sql, args=args)

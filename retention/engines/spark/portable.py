@@ -10,6 +10,9 @@ named parameter markers (`$as_of` becomes `:as_of`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+
 import sqlglot
 from sqlglot import exp
 
@@ -109,15 +112,60 @@ def _window_order(node: exp.Window, named: dict[str, exp.Window]) -> bool:
     return bool(base is not None and base.args.get("order"))
 
 
-def transpile(sql: str) -> str:
+def transpile(sql: str, columns: Mapping[str, Sequence[str]] | None = None) -> str:
     """Spark SQL for a portable DuckDB text; `$name` parameters become `:name` markers.
 
     Where sqlglot's Spark text is not valid Spark, the tree is mended first:
     DuckDB's quantile_cont(x, q) is Spark's percentile(x, q) (both interpolate
     linearly between the two nearest values), not percentile_cont(x, q).
+    `columns` (relation alias -> its column names) lets a select list's
+    COLUMNS('regex') be written out as the columns it stands for.
     """
     trees = [tree.transform(_mend) for tree in parse(sql)]
+    if columns:
+        trees = [expand_columns(tree, columns) for tree in trees]
     return ";\n".join(tree.sql(dialect="spark") for tree in trees)
+
+
+def expand_columns(tree: exp.Expression, columns: Mapping[str, Sequence[str]]) -> exp.Expression:
+    """Each COLUMNS('regex') and `alias.* EXCLUDE (...)` of a select list as the named
+    columns it stands for.
+
+    The column set of a model can depend on the pipeline (one column per
+    forecast horizon; user_scores gains columns), which DuckDB's COLUMNS()
+    and EXCLUDE follow by themselves; Spark has no such thing, so the caller
+    names the relations' real columns and the list is written out here,
+    matched as DuckDB matches (regex search; names without case; in column
+    order). A COLUMNS() without a match fails, as it does on DuckDB.
+    """
+    for select in tree.find_all(exp.Select):
+        listed: list[exp.Expression] = []
+        for item in select.expressions:
+            star = item.this if isinstance(item, exp.Column) else None
+            if isinstance(star, exp.Star) and star.args.get("except_") and item.table in columns:
+                dropped = {column.name.lower() for column in star.args["except_"]}
+                listed += [
+                    exp.column(name, table=item.table, quoted=True)
+                    for name in columns[item.table]
+                    if name.lower() not in dropped
+                ]
+                continue
+            if not (isinstance(item, exp.Columns) and item.this.is_string):
+                listed.append(item)
+                continue
+            pattern = re.compile(item.this.this)
+            found = [
+                exp.column(name, table=alias, quoted=True)
+                for alias, names in columns.items()
+                for name in names
+                if pattern.search(name)
+            ]
+            if not found:
+                known = dict(columns)
+                raise ValueError(f"COLUMNS('{item.this.this}') matches no column of {known}")
+            listed += found
+        select.set("expressions", listed)
+    return tree
 
 
 def _mend(node: exp.Expression) -> exp.Expression:

@@ -85,10 +85,12 @@ def build_rfm(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, params: dict) 
     )
 
 
-def _score_purchases(con, pipeline: Pipeline, params: dict) -> list[ParamRow]:
+def _score_purchases(con, pipeline: Pipeline, params: dict, read=None) -> list[ParamRow]:
+    # read(name, params): a model's rows as a frame (the Spark engine reads them on Spark)
+    read = read or (lambda name, params: run_sql(con, name, params).df())
     settings, unit = pipeline.scores, pipeline.run.unit_days
-    triples = run_sql(con, "scores/btyd_triples.sql", params).df()
-    values = run_sql(con, "scores/repeat_buyer_values.sql", params).df()
+    triples = read("scores/btyd_triples.sql", params)
+    values = read("scores/repeat_buyer_values.sql", params)
     predictions, spends, rows = [], [], []
     for product, product_triples in triples.groupby("product_id", sort=True):
         model, notes = fit_purchase_model(
@@ -108,9 +110,10 @@ def _score_purchases(con, pipeline: Pipeline, params: dict) -> list[ParamRow]:
     return rows
 
 
-def _score_activity(con, pipeline: Pipeline, params: dict) -> list[ParamRow]:
+def _score_activity(con, pipeline: Pipeline, params: dict, read=None) -> list[ParamRow]:
+    read = read or (lambda name, params: run_sql(con, name, params).df())
     settings, unit = pipeline.scores, pipeline.run.unit_days
-    triples = run_sql(con, "scores/activity_triples.sql", params).df()
+    triples = read("scores/activity_triples.sql", params)
     name = f"activity_{settings.purchase_model}"
     predictions, rows = [], []
     for product, product_triples in triples.groupby("product_id", sort=True):

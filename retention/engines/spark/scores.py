@@ -1,0 +1,168 @@
+"""The scores stage on Spark: user_features in the lake -> user_scores; the fits on the driver.
+
+Every per-user step runs on Spark from the same `sql/scores/` models: RFM (its
+ranks span all of a product's users), the compressed model inputs (the
+triples) and the final join of the per-triple predictions back to every user.
+The driver fits the models on the triples with the DuckDB engine's own code
+(retention/stages/scores), so both engines fit the same rows in the same
+order and give the same parameters. The predictions (one row per distinct
+triple, not per user) are registered in DuckDB as on the DuckDB engine and
+handed to Spark as Parquet, which also turns NaN into NULL the same way.
+
+Survival and the covariate models ([scores] covariates) still run on DuckDB
+over the user_features read back from the lake, at the same points as on the
+DuckDB engine (keep the two sequences alike): the Cox model scores every user
+in pandas, and the covariate scores replace columns of the user_scores rows
+Spark wrote. user_survival goes to Spark for the join: the one per-user table
+that crosses engines until survival scoring moves to Spark (README, "Past one
+machine").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import duckdb
+import pandas as pd
+
+from retention.config.defaults import NO_PURCHASE_SEGMENT
+from retention.config.pipeline_file import Pipeline
+from retention.engines.spark.features import lake_folder, run_model
+from retention.engines.spark.session import spark_session
+from retention.errors import ConfigError
+from retention.stages.rules import case_sql
+from retention.stages.scores import user_scores as duck
+from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
+from retention.warehouse.sql_files import column_types, quote_literal, read_sql, run_sql
+from retention.warehouse.steps import step
+
+log = logging.getLogger(__name__)
+# DuckDB's tables the Spark join reads, copied into the lake (all small but user_survival)
+HANDED = ("purchase_predictions", "spend_params", "activity_predictions")
+# Spark type -> DuckDB type name, for the rules' column checks (retention/stages/rules.py)
+DUCKDB_TYPES = {
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp_ntz": "TIMESTAMP",
+}
+
+
+def build_scores_on_spark(
+    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
+) -> int:
+    """Write this run's user_scores (via Spark) and model_params; returns the users scored."""
+    folder = lake_folder(pipeline, run_id)
+    spark = spark_session(pipeline.spark)
+    for table in ("user_features", "product_rhythm"):
+        spark.read.parquet(str(folder / table)).createOrReplaceTempView(table)
+    params = {"run_id": run_id, "unit_days": pipeline.run.unit_days, "as_of": as_of}
+    with step("spark rfm"):
+        _build_rfm(spark, pipeline, params, folder)
+    read = _reader(con, spark, params)
+    with step("purchase and spend models"):
+        rows = duck._score_purchases(con, pipeline, params, read=read)
+        rows += score_covariates(con, pipeline.scores, params)  # on DuckDB, as there
+    with step("activity model"):
+        rows += duck._score_activity(con, pipeline, params, read=read)
+    with step("survival models"):
+        rows += duck._score_survival(con, pipeline, run_id, as_of)
+    duck.add_horizon_columns(con, pipeline.scores.horizons_days)
+    with step("spark user_scores"):
+        _join_scores(con, spark, params, folder)
+    apply_covariate_scores(con, pipeline.scores, params)
+    duck._write_params(con, run_id, rows)
+    for table in duck.TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return con.execute(
+        "SELECT count(*) FROM user_scores WHERE run_id = $run_id", {"run_id": run_id}
+    ).fetchall()[0][0]
+
+
+def _build_rfm(spark, pipeline: Pipeline, params: dict, folder) -> None:
+    """Spark view user_rfm: the scores and the segment of the ordered segment map."""
+    scores = run_model(spark, "scores/rfm.sql", params)
+    scores.write.parquet(str(folder / "rfm_scores"))
+    spark.read.parquet(str(folder / "rfm_scores")).createOrReplaceTempView("rfm_scores")
+    inputs = run_model(spark, "scores/rfm_inputs.sql", params)
+    inputs.createOrReplaceTempView("rfm_inputs")
+    segment, _ = case_sql(pipeline.scores.rfm_segments, duckdb_types(inputs))
+    sql = (
+        "SELECT product_id, user_id, r_score, f_score, m_score, fm_score, "
+        f"CASE WHEN r_score IS NULL THEN {quote_literal(NO_PURCHASE_SEGMENT)} "
+        f"ELSE {segment} END AS rfm_segment FROM rfm_inputs"
+    )
+    rfm = run_model(spark, "rfm segments", {}, sql=rules_on_spark(sql, "[scores] rfm_segments"))
+    rfm.createOrReplaceTempView("user_rfm")
+
+
+def rules_on_spark(sql: str, where: str) -> str:
+    """Spark SQL of a statement built from the pipeline's rules (DuckDB expressions)."""
+    from retention.engines.spark.portable import problems, transpile
+
+    found = problems(sql)
+    if found:
+        raise ConfigError(
+            f"{where}: a rule is outside what DuckDB and Spark both run the same way "
+            f'({"; ".join(found)}); rewrite it, or run with [run] engine = "duckdb"'
+        )
+    return transpile(sql)
+
+
+def duckdb_types(frame) -> dict[str, str]:
+    """Column name -> the DuckDB type name of a Spark DataFrame's column, in column order."""
+    out = {}
+    for field in frame.schema.fields:
+        name = field.dataType.simpleString()
+        out[field.name] = DUCKDB_TYPES.get(name, name.upper())
+    return out
+
+
+def _reader(con: duckdb.DuckDBPyConnection, spark, params: dict):
+    """read(name, params): a model's rows computed on Spark, typed as DuckDB types them.
+
+    The dtypes come from the same model run on DuckDB for a run id that has
+    no rows (cheap), so the fitting code sees exactly the frame it sees on
+    the DuckDB engine.
+    """
+
+    def read(name: str, model_params: dict) -> pd.DataFrame:
+        empty = run_sql(con, name, {**model_params, "run_id": -1}).df()
+        frame = run_model(spark, name, model_params).toPandas()
+        return frame[list(empty.columns)].astype(empty.dtypes.to_dict())
+
+    return read
+
+
+def _join_scores(con: duckdb.DuckDBPyConnection, spark, params: dict, folder) -> None:
+    """user_scores.sql on Spark over the handed-over tables; read into the warehouse."""
+    for table in HANDED:
+        hand_over(con, spark, f"SELECT * FROM {table}", folder / table, table)
+    hand_over(
+        con,
+        spark,
+        f"SELECT * FROM user_survival WHERE run_id = {int(params['run_id'])}",
+        folder / "user_survival",
+        "user_survival",
+    )
+    from retention.engines.spark.portable import transpile
+
+    purchase = list(column_types(con, "purchase_predictions"))
+    sql = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
+    scores = run_model(spark, "scores/user_scores.sql", params, sql=sql)
+    scores.write.parquet(str(folder / "user_scores"))
+    files = quote_literal(str(folder / "user_scores" / "*.parquet"))
+    con.execute(f"INSERT INTO user_scores BY NAME SELECT * FROM read_parquet({files})")
+
+
+def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:
+    """A DuckDB query's rows to Spark as Parquet in the lake, as the Spark view `view`."""
+    con.execute(f"COPY ({query}) TO {quote_literal(str(path))} (FORMAT parquet)")
+    spark.read.parquet(str(path)).createOrReplaceTempView(view)
