@@ -120,12 +120,6 @@ def parse_score_settings(document: dict[str, Any], name: str) -> ScoreSettings:
             f'{name}: [scores] covariates need purchase_model = "bgnbd" or "pareto_nbd"; '
             f'got "{scores["purchase_model"]}"'
         )
-    keeps_events = document.get("run", {}).get("keep_staged_events") is True
-    if "log_first_order_value" in scores["covariates"] and not keeps_events:
-        raise ConfigError(
-            f'{name}: [scores] covariates = ["log_first_order_value"] needs [run] '
-            "keep_staged_events = true (the first order's amount is read from the staged events)"
-        )
     return ScoreSettings(
         covariates=scores["covariates"],
         purchase_model=scores["purchase_model"],

@@ -27,6 +27,7 @@ select
     purchases.revenue_30d,
     purchases.refunded_total,
     purchases.avg_order_value,
+    purchases.first_order_value,
     purchases.first_purchase_at,
     purchases.last_purchase_at,
     purchases.days_since_last_purchase,

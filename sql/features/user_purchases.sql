@@ -1,6 +1,8 @@
 -- user_purchases: orders, revenue and refunds. Revenue is the sum of purchase
 -- amounts (gross); refunds are reported apart, as positive amounts. Without a
 -- mapped amount column the money columns are NULL, never a made-up 0.
+-- first_order_value is the first purchase day's total (purchases are merged
+-- per day, as for frequency): a covariate of the purchase models.
 -- grain: one row per (product_id, user_id) with any event. inputs: user_days
 -- (this run's day roll-up, user_days.sql).
 -- params: $as_of, $amount_mapped
@@ -20,6 +22,7 @@ final as (
         end as revenue_30d,
         case when $amount_mapped then coalesce(sum(refund_amount), 0) end as refunded_total,
         sum(purchase_amount) / nullif(sum(priced_purchases), 0) as avg_order_value,
+        min_by(purchase_amount, event_date) filter (where purchases > 0) as first_order_value,
         min(first_purchase_at) as first_purchase_at,
         max(last_purchase_at) as last_purchase_at,
         date_diff(

@@ -151,6 +151,7 @@ create table if not exists user_scores (
 );
 
 -- warehouses made before these columns existed get them on open
+alter table user_features add column if not exists first_order_value double;
 alter table user_scores add column if not exists expected_purchases_30d_lower_90 double;
 alter table user_scores add column if not exists expected_purchases_30d_upper_90 double;
 alter table user_scores add column if not exists p_no_purchase_30d double;

@@ -37,6 +37,7 @@ EXPECTED = {
         "revenue_30d": 45.0,
         "refunded_total": 5.0,
         "avg_order_value": 15.0,
+        "first_order_value": 15.0,  # 10 + 5 on 06-01, one purchase day
         "first_purchase_at": pd.Timestamp("2024-06-01 10:02:00"),
         "last_purchase_at": pd.Timestamp("2024-06-20 09:10:00"),
         "days_since_last_purchase": 10,
@@ -71,6 +72,7 @@ EXPECTED = {
         "revenue_30d": 0.0,
         "refunded_total": 0.0,
         "avg_order_value": 20.0,
+        "first_order_value": 20.0,
         "first_purchase_at": pd.Timestamp("2024-05-01 08:00:00"),
         "last_purchase_at": pd.Timestamp("2024-05-01 08:00:00"),
         "days_since_last_purchase": 60,
@@ -105,6 +107,7 @@ EXPECTED = {
         "revenue_30d": 0.0,
         "refunded_total": 0.0,
         "avg_order_value": None,
+        "first_order_value": None,
         "first_purchase_at": None,
         "last_purchase_at": None,
         "days_since_last_purchase": None,
@@ -177,3 +180,36 @@ def test_session_gap_setting_changes_sessions(run):
         warehouse, "SELECT * FROM latest_features WHERE product_id = 'shop' AND user_id = '007'"
     )
     assert row.sessions[0] == 5  # 09:00 and 09:10 on 06-20 are now two sessions
+
+
+def test_first_order_value_is_the_first_purchase_days_total_in_the_sample(tmp_path):
+    """On the bundled sample: user_features.first_order_value equals the first
+    purchase day's total of the staged events (deduplicated, typed)."""
+    import dataclasses
+
+    import duckdb
+
+    import retention
+    from tests.conftest import SAMPLE_PIPELINE
+
+    pipeline = retention.load_pipeline(
+        SAMPLE_PIPELINE, warehouse=tmp_path / "w.duckdb", exports=tmp_path / "exports"
+    )
+    pipeline = dataclasses.replace(
+        pipeline, run=dataclasses.replace(pipeline.run, keep_staged_events=True)
+    )
+    run = retention.run(pipeline)
+    with duckdb.connect(str(pipeline.run.warehouse), read_only=True) as con:
+        mismatches, covered = con.execute(
+            "WITH days AS (SELECT product_id, user_id, event_date, sum(amount) AS amount "
+            "FROM stg_events WHERE run_id = $run AND event_type = 'purchase' GROUP BY ALL), "
+            "firsts AS (SELECT product_id, user_id, arg_min(amount, event_date) AS amount "
+            "FROM days GROUP BY ALL) "
+            "SELECT count(*) FILTER (WHERE f.first_order_value IS DISTINCT FROM firsts.amount "
+            "AND abs(f.first_order_value - firsts.amount) > 1e-9 "
+            "OR (f.first_order_value IS NULL) <> (firsts.amount IS NULL)), "
+            "count(f.first_order_value) "
+            "FROM user_features f JOIN firsts USING (product_id, user_id) WHERE f.run_id = $run",
+            {"run": run.run_id},
+        ).fetchall()[0]
+    assert covered > 5_000 and mismatches == 0

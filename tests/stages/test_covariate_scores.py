@@ -22,8 +22,7 @@ def with_covariates(tmp_path):
     )
     # few draws: the intervals are tested in test_score_outputs.py
     scores = dataclasses.replace(pipeline.scores, covariates=COVARIATES, interval_draws=5)
-    run = dataclasses.replace(pipeline.run, keep_staged_events=True)
-    return dataclasses.replace(pipeline, scores=scores, run=run)
+    return dataclasses.replace(pipeline, scores=scores)  # staged events are not kept
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +70,10 @@ def test_user_scores_use_each_users_covariates(covariate_run):
     )
     assert len(users) == 5
     amounts = (
-        query(  # each user's first purchase day total
+        query(  # each user's first purchase day total, as the features stage keeps it
             warehouse,
-            "SELECT user_id, sum(amount) AS amount FROM stg_events WHERE run_id = $run AND "
-            "event_type = 'purchase' AND product_id = 'shop' GROUP BY user_id, event_date "
-            "QUALIFY event_date = min(event_date) OVER (PARTITION BY user_id)",
+            "SELECT user_id, first_order_value AS amount FROM user_features "
+            "WHERE run_id = $run AND product_id = 'shop' AND first_order_value IS NOT NULL",
             {"run": result.run_id},
         )
         .set_index("user_id")
