@@ -35,17 +35,22 @@ FEATURE_MODELS = (
 MIN_RHYTHM_GAPS = 100
 
 
-def build_features(
-    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
-) -> int:
-    """Write this run's user_features; returns the number of users."""
-    params = {
+def feature_params(pipeline: Pipeline, run_id: int, as_of: dt.date) -> dict:
+    """The parameters of the feature models, the same on every engine."""
+    return {
         "run_id": run_id,
         "as_of": as_of,
         "unit_days": pipeline.run.unit_days,
         "session_gap_minutes": pipeline.session_gap_minutes,
         "amount_mapped": "amount" in pipeline.events.columns,
     }
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
+) -> int:
+    """Write this run's user_features; returns the number of users."""
+    params = feature_params(pipeline, run_id, as_of)
     for model in (*SHARED_MODELS, *FEATURE_MODELS):
         log.debug("  feature model %s", model)
         run_sql(

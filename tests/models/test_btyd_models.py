@@ -9,9 +9,7 @@ checks give lifetimes' fitter our parameters, so they compare formulas, not fits
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +20,6 @@ from scipy.special import beta as beta_fn
 from retention.models import (
     PURCHASE_MODELS,
     BetaGeoModel,
-    ModifiedBetaGeoModel,
     NotFittedError,
     ParetoNBDModel,
     base,
@@ -30,7 +27,7 @@ from retention.models import (
 
 # lifetimes.datasets imports pkg_resources, which setuptools >= 81 no longer ships,
 # so the bundled CSVs are read directly (the same files and columns).
-LIFETIMES_DATA = Path(lifetimes.__file__).parent / "datasets"
+
 LIFETIMES_FITTERS = {
     "bgnbd": BetaGeoFitter,
     "mbgnbd": ModifiedBetaGeoFitter,
@@ -48,22 +45,6 @@ def lifetimes_twin(model):
     fitter = LIFETIMES_FITTERS[model.name]()
     fitter.params_ = pd.Series(model.params_)
     return fitter
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return pd.read_csv(LIFETIMES_DATA / "cdnow_customers_summary.csv", index_col=[0])
-
-
-@pytest.fixture(scope="module")
-def fitted(cdnow) -> dict:
-    rfm = cdnow.frequency, cdnow.recency, cdnow["T"]
-    return {
-        "bgnbd": BetaGeoModel(one_time_buyer_correction=False).fit(*rfm),
-        "bgnbd_corrected": BetaGeoModel().fit(*rfm),
-        "mbgnbd": ModifiedBetaGeoModel().fit(*rfm),
-        "pareto_nbd": ParetoNBDModel().fit(*rfm),
-    }
 
 
 def simulate_bgnbd(n, r=0.3, alpha=20.0, a=0.8, b=3.0, max_days=365, seed=0) -> pd.DataFrame:

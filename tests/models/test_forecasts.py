@@ -9,34 +9,12 @@ MBG/NBD pmfs are checked by their moments and, for MBG/NBD, by simulation.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import lifetimes
 import numpy as np
 import pandas as pd
 import pytest
 from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 
-from retention.models import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 from retention.models.forecasts import bg_count_pmf
-
-LIFETIMES_DATA = Path(lifetimes.__file__).parent / "datasets"
-
-
-@pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    return pd.read_csv(LIFETIMES_DATA / "cdnow_customers_summary.csv", index_col=[0])
-
-
-@pytest.fixture(scope="module")
-def fitted(cdnow) -> dict:
-    rfm = cdnow.frequency, cdnow.recency, cdnow["T"]
-    return {
-        "bgnbd": BetaGeoModel(one_time_buyer_correction=False).fit(*rfm),
-        "bgnbd_corrected": BetaGeoModel().fit(*rfm),
-        "mbgnbd": ModifiedBetaGeoModel().fit(*rfm),
-        "pareto_nbd": ParetoNBDModel().fit(*rfm),
-    }
 
 
 def twin(model, fitter_class):

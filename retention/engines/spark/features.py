@@ -22,7 +22,12 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.session import spark_session
-from retention.stages.features import FEATURE_MODELS, MIN_RHYTHM_GAPS, SHARED_MODELS
+from retention.stages.features import (
+    FEATURE_MODELS,
+    MIN_RHYTHM_GAPS,
+    SHARED_MODELS,
+    feature_params,
+)
 from retention.stages.staging.events import drop_staged_events
 from retention.warehouse.sql_files import quote_literal, read_sql
 from retention.warehouse.steps import step
@@ -69,14 +74,7 @@ def build_features_on_spark(
             "(FORMAT parquet, PER_THREAD_OUTPUT true)"
         )
     spark = spark_session(pipeline.spark)
-    params = {
-        "run_id": run_id,
-        "as_of": as_of,
-        "unit_days": pipeline.run.unit_days,
-        "session_gap_minutes": pipeline.session_gap_minutes,
-        "amount_mapped": "amount" in pipeline.events.columns,
-        "min_gaps": MIN_RHYTHM_GAPS,
-    }
+    params = {**feature_params(pipeline, run_id, as_of), "min_gaps": MIN_RHYTHM_GAPS}
     spark.read.parquet(str(folder / "stg_events")).createOrReplaceTempView("stg_events")
     with step("spark features"):
         for model in (*SHARED_MODELS, *FEATURE_MODELS, "user_features", "product_rhythm"):
