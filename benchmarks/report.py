@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from contenders import COMPARED_PARAMS, CONSTRAINED
+from readme_sections import fenced_sections
 from results import latest_results
 
 PARAM_ORDER = [name for names in COMPARED_PARAMS.values() for name in names]
@@ -89,7 +90,9 @@ faults would mean the machine ran short of memory during that run.
 def write_readme(results_dir: Path, readme: Path) -> None:
     fits = [json.loads(p.read_text()) for p in sorted(results_dir.glob("fit_speed/*.json"))]
     outputs = [json.loads(p.read_text()) for p in sorted(results_dir.glob("score_outputs/*.json"))]
-    readme.write_text(render(latest_results(results_dir), fits, outputs))
+    kept = fenced_sections(readme.read_text(encoding="utf-8")) if readme.exists() else []
+    text = render(latest_results(results_dir), fits, outputs)
+    readme.write_text("\n".join([text.rstrip("\n") + "\n", *kept]), encoding="utf-8")
 
 
 def render(

@@ -32,6 +32,7 @@ from glob import glob
 from pathlib import Path
 
 import duckdb
+from readme_sections import update_section
 
 from retention.config.pipeline_file import SourceSettings
 from retention.sources.files import open_source
@@ -48,7 +49,6 @@ SELECT
 FROM range($rows) AS r(i)
 """
 COLUMNS = {"user_id": "user_id", "event_time": "event_time"}
-BEGIN, END = "<!-- source_reads: begin -->", "<!-- source_reads: end -->"
 
 
 def free_port() -> int:
@@ -191,7 +191,6 @@ def measure(rows: int, repeat: int, dsn: str | None) -> dict:
 
 def section(results: list[dict]) -> str:
     rows = [
-        BEGIN,
         "## Source reads",
         "",
         "`python benchmarks/source_reads.py --rows N --repeat 5` (this section is written",
@@ -212,17 +211,7 @@ def section(results: list[dict]) -> str:
             f"| {r['rows']:,} | {r['parquet_bytes'] / 2**20:.1f} MiB | {m['parquet']:.2f} s "
             f"| {m['s3']:.2f} s | {postgres} | {r['repeat']} | {r['measured_at']} |"
         )
-    return "\n".join(rows + [END]) + "\n"
-
-
-def update_readme(readme: Path, text: str) -> None:
-    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + text.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    readme.write_text(current, encoding="utf-8")
+    return "\n".join(rows) + "\n"
 
 
 def main() -> None:
@@ -240,7 +229,7 @@ def main() -> None:
     (folder / f"{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
     if not args.no_readme:
         results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-        update_readme(HERE / "README.md", section(results))
+        update_section(HERE / "README.md", "source_reads", section(results))
 
 
 if __name__ == "__main__":
