@@ -15,6 +15,8 @@ spend model's estimate, so spend-model uncertainty is not in it.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -53,23 +55,34 @@ def prediction_intervals(
     grid = np.unique(np.concatenate([np.asarray(horizons, float), month_ends]))
     discount = (1 + monthly_discount_rate) ** -np.arange(1, months + 1)
     alive = np.empty((len(draws), len(x)))
-    given = np.empty((len(draws), len(grid) + 1, len(pair_x)))  # last row: clv_factor
-    for j, draw in enumerate(draws):
+    # one (draws x pairs) matrix per grid time, the last one clv_factor, so that
+    # a block of triples is gathered from one contiguous matrix
+    given = np.empty((len(grid) + 1, len(draws), len(pair_x)))
+    month_rows = np.searchsorted(grid, month_ends)
+
+    def evaluate(j: int) -> None:
+        draw = draws[j]
         alive[j] = draw.p_alive(x, t_x, age)
         for h, t in enumerate(grid):
-            given[j, h] = draw.expected_purchases_given_alive(t, pair_x, pair_t)
-        cumulative = given[j, np.searchsorted(grid, month_ends)]
-        monthly = np.diff(cumulative, axis=0, prepend=0.0)
-        given[j, -1] = discount @ monthly
+            given[h, j] = draw.expected_purchases_given_alive(t, pair_x, pair_t)
+        monthly = np.diff(given[month_rows, j], axis=0, prepend=0.0)
+        given[-1, j] = discount @ monthly
+
     rows = {str(float(t)): int(np.searchsorted(grid, t)) for t in horizons}
     rows["clv_factor"] = len(grid)
+    bounds = {key: (np.empty(len(x)), np.empty(len(x))) for key in rows}
     tail = (1 - level) / 2
-    bounds = {}
-    for key, row in rows.items():
-        lower, upper = np.empty(len(x)), np.empty(len(x))
-        for start in range(0, len(x), BLOCK):
-            block = slice(start, start + BLOCK)
-            values = alive[:, block] * given[:, row, pair[block]]
-            lower[block], upper[block] = np.quantile(values, [tail, 1 - tail], axis=0)
-        bounds[key] = (lower, upper)
+
+    def bound(key: str, block: slice) -> None:
+        values = alive[:, block] * np.take(given[rows[key]], pair[block], axis=1)
+        lower, upper = bounds[key]
+        lower[block], upper[block] = np.quantile(values, [tail, 1 - tail], axis=0)
+
+    # The draws (and then the blocks) are independent, and numpy and scipy
+    # release the GIL in their loops (2F1 is most of the time): threads share
+    # them out over the cores, and every value is the one a single thread gives.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(evaluate, range(len(draws))))
+        blocks = [slice(start, start + BLOCK) for start in range(0, len(x), BLOCK)]
+        list(pool.map(lambda task: bound(*task), [(k, b) for k in rows for b in blocks]))
     return bounds

@@ -175,3 +175,24 @@ def test_clv_factor_interval_brackets_the_point_estimate(cdnow):
     lower, upper = bounds["clv_factor"]
     assert (lower < point).all() and (point < upper).all()
     assert np.median(upper / lower) < 1.5  # 2,357 users pin the parameters down
+
+
+def test_prediction_intervals_do_not_depend_on_the_number_of_cores(cdnow, monkeypatch):
+    # the draws and blocks are shared out over threads; every bound is the one
+    # a single thread computes, bit for bit
+    import retention.models.intervals as intervals
+
+    model = BetaGeoModel().fit(cdnow.frequency, cdnow.recency, cdnow["T"])
+    rfm = [cdnow[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    monkeypatch.setattr(intervals, "BLOCK", 500)  # several blocks per key
+    results = []
+    for cores in (1, 4):
+        monkeypatch.setattr(intervals.os, "cpu_count", lambda cores=cores: cores)
+        settings = {"months": 12, "monthly_discount_rate": 0.01, "unit_days": 7}
+        bounds = prediction_intervals(model, *rfm, [4.0, 52.0], **settings, n_draws=50, seed=3)
+        results.append(bounds)
+    assert results[0].keys() == results[1].keys() == {"4.0", "52.0", "clv_factor"}
+    for key, (lower, upper) in results[0].items():
+        np.testing.assert_array_equal(lower, results[1][key][0])
+        np.testing.assert_array_equal(upper, results[1][key][1])
+        assert (lower <= upper).all()
