@@ -60,13 +60,17 @@ def run_floor(events: Path, timeout: float | None) -> dict:
 #: retention's steps (run_steps: "stage step") that produce the BTYD outputs the
 #: baseline computes: the day roll-up (all of it, though the other features
 #: share it), the BTYD summary, RFM, the purchase and spend model fits with
-#: p_alive, expected purchases and CLV, and the join into user_scores (all of
-#: it, though it also joins the activity and survival scores).
+#: p_alive, expected purchases and CLV (and the other point predictions), and
+#: the join into user_scores (all of it, though it also joins the activity and
+#: survival scores). Not the 90% intervals (step "prediction intervals"), which
+#: the baseline does not compute.
 BTYD_STEPS = (
     "features features/user_days",
     "features features/user_btyd",
     "scores scores/rfm_inputs",
     "scores scores/rfm",
+    "scores scores/btyd_triples",
+    "scores scores/repeat_buyer_values",
     "scores purchase and spend models",
     "scores scores/user_scores",
 )

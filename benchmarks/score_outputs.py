@@ -2,7 +2,7 @@
 
 On the project's seeded event log (as `run.py` makes it), one `retention run`
 per setting, timing the whole `scores` stage (`run_stages`) and its
-"purchase and spend models" step (`run_steps`):
+"purchase and spend models" and "prediction intervals" steps (`run_steps`):
 
 - before: `[scores] interval_draws = 0` and only the outputs that existed
   before (p_alive, expected purchases, clv_factor) per triple, timed on the
@@ -47,8 +47,8 @@ def run_once(pipeline_file: Path, folder: Path, draws: int) -> dict:
             "SELECT seconds FROM run_stages WHERE run_id = ? AND stage = 'scores'", [result.run_id]
         ).fetchall()[0][0]
         step = con.execute(
-            "SELECT sum(seconds) FROM run_steps WHERE run_id = ? AND step = "
-            "'purchase and spend models'",
+            "SELECT sum(seconds) FROM run_steps WHERE run_id = ? AND step IN "
+            "('purchase and spend models', 'prediction intervals')",
             [result.run_id],
         ).fetchall()[0][0]
         triples = con.execute(

@@ -78,3 +78,17 @@ def test_a_tier_rule_may_name_the_new_columns(sample_run):
         {"run": result.run_id},
     )
     assert len(tiers) > 0 and set(tiers.tier) == {"at_risk"}
+
+
+def test_intervals_are_timed_apart_from_the_fits(sample_run):
+    # run --profile and the benchmarks tell the point predictions from the draws
+    result, warehouse = sample_run
+    steps = query(
+        warehouse,
+        "SELECT step, calls FROM run_steps WHERE run_id = $run_id AND stage = 'scores'",
+        {"run_id": result.run_id},
+    )
+    calls = dict(zip(steps.step, steps.calls, strict=True))
+    products = len(result.tiers)
+    assert calls["prediction intervals"] == products
+    assert calls["purchase and spend models"] == 2 * products  # purchase fit, spend fit

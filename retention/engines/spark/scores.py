@@ -67,8 +67,8 @@ def build_scores_on_spark(
     with step("spark rfm"):
         _build_rfm(spark, pipeline, params, folder)
     read = _reader(con, spark, params)
-    with step("purchase and spend models"):
-        rows = duck._score_purchases(con, pipeline, params, read=read)
+    rows = duck._score_purchases(con, pipeline, params, read=read)  # its own steps
+    with step("covariate models"):
         rows += score_covariates(con, pipeline.scores, params)  # on DuckDB, as there
     with step("activity model"):
         rows += duck._score_activity(con, pipeline, params, read=read)

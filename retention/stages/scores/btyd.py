@@ -111,13 +111,22 @@ def interval_columns(column: str) -> list[str]:
 def predict_purchases(
     model, triples: pd.DataFrame, settings: ScoreSettings, unit_days: int
 ) -> pd.DataFrame:
-    """Every purchase-model score per triple (see `prediction_columns`).
+    """Every purchase-model score per triple (see `prediction_columns`): the point
+    predictions and their 90% bounds."""
+    points = point_predictions(model, triples, settings, unit_days)
+    return add_intervals(model, points, settings, unit_days)
+
+
+def point_predictions(
+    model, triples: pd.DataFrame, settings: ScoreSettings, unit_days: int
+) -> pd.DataFrame:
+    """Every purchase-model score per triple but the 90% bounds (`add_intervals`).
 
     clv_factor is the discounted expected number of purchases over
     clv_months, so CLV = expected spend per purchase x clv_factor (the same as
     lifetimes' customer_lifetime_value, which multiplies inside its loop).
     The parts that do not depend on recency are computed once per distinct
-    (frequency, T) pair; `_intervals` adds the 90% bounds from parameter draws.
+    (frequency, T) pair.
     """
     f, r, t = triples.frequency.to_numpy(), triples.recency.to_numpy(), triples["T"].to_numpy()
     out = triples[["product_id", "frequency", "recency", "T"]].copy()
@@ -149,11 +158,14 @@ def predict_purchases(
     likely_alive = out.p_alive.to_numpy() >= 0.5
     known = likely_alive & np.isfinite(wait)
     out["days_to_next_purchase"] = np.where(known, wait * unit_days, np.nan)
-    return _intervals(model, out, settings, unit_days)
+    return out
 
 
-def _intervals(model, out: pd.DataFrame, settings: ScoreSettings, unit_days: int) -> pd.DataFrame:
-    """90% bounds of expected purchases and clv_factor; NULL without a covariance."""
+def add_intervals(
+    model, out: pd.DataFrame, settings: ScoreSettings, unit_days: int
+) -> pd.DataFrame:
+    """90% bounds of expected purchases and clv_factor from parameter draws (in place);
+    NULL without a covariance."""
     f, r, t = out.frequency.to_numpy(), out.recency.to_numpy(), out["T"].to_numpy()
     horizons = [days / unit_days for days in settings.horizons_days]
     bounds = prediction_intervals(

@@ -18,11 +18,12 @@ from retention.config.pipeline_file import Pipeline
 from retention.stages.rules import case_sql
 from retention.stages.scores.btyd import (
     ParamRow,
+    add_intervals,
     fit_purchase_model,
     fit_spend,
     horizon_columns,
+    point_predictions,
     predict_activity,
-    predict_purchases,
     prediction_columns,
 )
 from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
@@ -50,8 +51,8 @@ def build_scores(
     log.debug("  rfm")
     build_rfm(con, pipeline, params)
     log.debug("  purchase model (%s) and spend model", pipeline.scores.purchase_model)
-    with step("purchase and spend models"):
-        rows = _score_purchases(con, pipeline, params)
+    rows = _score_purchases(con, pipeline, params)
+    with step("covariate models"):
         rows += score_covariates(con, pipeline.scores, params)
     log.debug("  activity model")
     with step("activity model"):
@@ -93,13 +94,19 @@ def _score_purchases(con, pipeline: Pipeline, params: dict, read=None) -> list[P
     values = read("scores/repeat_buyer_values.sql", params)
     predictions, spends, rows = [], [], []
     for product, product_triples in triples.groupby("product_id", sort=True):
-        model, notes = fit_purchase_model(
-            product_triples, product, settings, settings.purchase_model
-        )
-        rows += notes
+        with step("purchase and spend models"):
+            model, notes = fit_purchase_model(
+                product_triples, product, settings, settings.purchase_model
+            )
+            rows += notes
+            if model is not None:
+                points = point_predictions(model, product_triples, settings, unit)
         if model is not None:
-            predictions.append(predict_purchases(model, product_triples, settings, unit))
-        spend, notes = fit_spend(values[values.product_id == product], product, settings)
+            # timed apart: the BTYD outputs a plain lifetimes script computes end above
+            with step("prediction intervals"):
+                predictions.append(add_intervals(model, points, settings, unit))
+        with step("purchase and spend models"):
+            spend, notes = fit_spend(values[values.product_id == product], product, settings)
         spends.append(spend)
         rows += notes
     columns = ["product_id", "frequency", "recency", "T"]
