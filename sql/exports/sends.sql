@@ -1,7 +1,10 @@
 -- sends: the contact history one export adds: one row per user written to a
--- file, dated by the run's as_of (what frequency caps count).
+-- file, dated by the run's as_of (what frequency caps count). A person every
+-- chosen campaign-tool profile refused (their rows are listed in the
+-- manifest, in no file) was not sent, so the frequency cap does not count them.
 -- grain: one row per (run_id, product_id, user_id, playbook, channel).
--- inputs: export_rows (temp: the users written), exported_pairs (temp:
+-- inputs: export_rows (temp: the users to send), written_people (temp:
+-- user_id, channel of everyone some file names), exported_pairs (temp:
 -- playbook, channel of the files written). params: $run_id, $as_of, $folder
 select
     $run_id as run_id,
@@ -16,3 +19,6 @@ from export_rows
 inner join exported_pairs
     on export_rows.playbook = exported_pairs.playbook
     and export_rows.channel = exported_pairs.channel
+semi join written_people
+    on export_rows.user_id = written_people.user_id
+    and export_rows.channel = written_people.channel

@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
@@ -328,3 +329,31 @@ def test_the_readme_example_of_a_declared_profile_loads(tmp_path):
     (crm,) = profiles[2].files
     assert crm.key == "E-mail" and [c.header for c in crm.columns][-1] == "Opt-in"
     assert profiles[1].max_file_mb == 512 and profiles[2].encoding == "utf-8-sig"
+
+
+def test_people_every_chosen_profile_refused_are_not_recorded_as_sent(tmp_path):
+    # Mailchimp alone refuses non-ASCII local parts: those people are in no
+    # file, so the frequency cap of the next run must not count them as contacted
+    path = sample_pipeline(tmp_path, '[exports]\nprofiles = ["mailchimp"]\n')
+    result = retention.run(path)
+    manifest = json.loads((result.export_dir / "manifest.json").read_text())
+    refused = {u for r in entry(manifest, "mailchimp/email.csv")["refused"] for u in r["user_ids"]}
+    with duckdb.connect(str(result.warehouse), read_only=True) as con:
+        sent = {
+            row[0]
+            for row in con.execute(
+                "SELECT user_id FROM sends WHERE run_id = ? AND channel = 'email'", [result.run_id]
+            ).fetchall()
+        }
+        assigned = {
+            row[0]
+            for row in con.execute(
+                "SELECT user_id FROM playbook_assignments WHERE run_id = ? AND channel = 'email' "
+                "AND suppressed_reason IS NULL",
+                [result.run_id],
+            ).fetchall()
+        }
+    _, rows = read_csv(result.export_dir / "mailchimp" / "email.csv")
+    assert refused and sent and not refused & sent
+    assert sent | refused == assigned  # everyone sent is in the file, or refused with a reason
+    assert len(rows) <= len(sent)  # a row per address; two products' ids may share one

@@ -130,9 +130,12 @@ def prepare_export(
         if not channel or medium == channel
     ]
     _keep_only(con, covers)
+    # who some file names, per channel: only they count as sent (record_sends)
+    con.execute("CREATE OR REPLACE TEMP TABLE written_people (user_id VARCHAR, channel VARCHAR)")
     files, summaries = [], {}
     for profile in chosen:
         if profile.name == GENERIC:
+            con.execute("INSERT INTO written_people SELECT user_id, channel FROM export_rows")
             for book in pipeline.playbooks:
                 for medium in book.channels:
                     if [book.name, medium] in covers:
@@ -171,7 +174,7 @@ def record_sends(con: duckdb.DuckDBPyConnection, prepared: PreparedExport, run_i
     )
     params["folder"] = prepared.final_dir.name
     run_sql(con, "exports/sends.sql", params, prefix="INSERT INTO sends BY NAME")
-    for table in ("exported_pairs", "export_rows", "channel_problems"):
+    for table in ("exported_pairs", "export_rows", "written_people", "channel_problems"):
         con.execute(f"DROP TABLE {table}")
     return sum(f["rows"] for f in prepared.manifest["files"])
 

@@ -50,6 +50,10 @@ def write_profile(
     entries, channels = [], {}
     for channel_file in profile.files:
         refused = _person_rows(con, profile, channel_file)
+        con.execute(  # the people a file of this profile names: the run's sends
+            "INSERT INTO written_people SELECT DISTINCT unnest(user_ids), channel "
+            "FROM profile_rows WHERE refused_reason IS NULL"
+        )
         parts = _write_parts(con, profile, channel_file, target / channel_file.channel, as_of)
         for number, (path, rows, merged) in enumerate(parts):
             entries.append(
