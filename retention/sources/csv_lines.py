@@ -77,7 +77,7 @@ def read_csv_files(files: list[str], source: SourceSettings = PLAIN) -> CsvRead:
     texts: list[str | None] = []
     delimiter = ","
     for file_index, path in enumerate(files):
-        lines = LINE_BREAK.split(_read_text(path, source))
+        lines = LINE_BREAK.split(read_text(path, source))
         if lines and lines[-1] == "":
             lines.pop()
         if not lines:
@@ -198,7 +198,8 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_text(path: str, source: SourceSettings) -> str:
+def read_text(path: str, source: SourceSettings) -> str:
+    """A file's text in the source's encoding (decompressed; URLs through fsspec)."""
     codec = CODECS[source.encoding]
     if is_url(path):
         return open_bytes(source, path).decode(codec, errors="replace")

@@ -276,3 +276,58 @@ def test_rows_without_a_user_and_malformed_lines_suppress_their_addresses(caplog
     assert any(
         "1 lines could not be read; every address they name is suppressed" in w for w in warnings
     )
+
+
+def test_a_broken_json_line_costs_that_line_and_suppresses_what_it_names(tmp_path):
+    # one line cut off mid-object names a user who said yes elsewhere: DuckDB's
+    # reader would refuse the file (or drop the line unseen); here the line is
+    # kept with its text and everything it names is suppressed
+    path = tmp_path / "contacts.jsonl"
+    path.write_text(
+        '{"user_id": "kept", "email": "kept@gmail.com", "phone": 4930123456, "country": "DE", '
+        '"email_opt_in": "yes", "sms_opt_in": true}\n'
+        "\n"
+        '{"user_id": "broken", "email": "Broken@Gmail.com", "email_opt_in": "no"\n'
+        '["not", "an", "object"]\n'
+        '{"user_id": "broken", "email": "broken@gmail.com", "email_opt_in": "yes"}\n',
+        encoding="utf-8",
+    )
+    con = duckdb.connect()
+    counts = load_contacts(con, settings(path), run_id=7)
+    rows = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT user_id, email, phone_e164, email_opt_in, sms_opt_in, has_malformed_row "
+            "FROM contacts"
+        ).fetchall()
+    }
+    assert rows["kept"] == ("kept@gmail.com", "+4930123456", True, True, False)
+    assert rows["broken"][-1] is True  # named on a broken line: suppressed on every channel
+    assert (counts.rows_read, counts.malformed_rows) == (4, 2)
+    rejects = con.execute(
+        "SELECT source_line, reason, detail FROM contact_rejects ORDER BY source_line"
+    ).fetchall()
+    assert rejects == [
+        (3, "malformed_contact_row", "not valid JSON"),
+        (4, "malformed_contact_row", "not a JSON object"),
+    ]
+    suppressed = con.execute(
+        "SELECT DISTINCT address FROM contact_suppressions WHERE reason = 'malformed_contact_row'"
+    ).fetchall()
+    assert ("broken@gmail.com",) in suppressed
+
+
+def test_a_json_array_that_does_not_parse_suppresses_every_line(tmp_path):
+    path = tmp_path / "contacts.json"
+    path.write_text(
+        '[\n{"user_id": "a", "email": "a@gmail.com", "email_opt_in": "yes"},\n'
+        '{"user_id": "b", "email": "b@gmail.com", "email_opt_in": "yes"\n]\n',
+        encoding="utf-8",
+    )
+    con = duckdb.connect()
+    counts = load_contacts(con, settings(path), run_id=7)
+    assert counts.malformed_rows == 2
+    allowed = con.execute(
+        "SELECT count(*) FROM contacts WHERE email_opt_in AND NOT has_malformed_row"
+    ).fetchall()
+    assert allowed == [(0,)]

@@ -1,7 +1,7 @@
 """The contacts source -> `contacts`, `contact_suppressions` and `contact_rejects`.
 
 Consent fails closed. Python reads the source so that nothing in it is lost
-(CSV through the line-tolerant reader: a broken line comes back with its text,
+(CSV and JSON through line-tolerant readers: a broken line comes back with its text,
 and every field of it is treated as a possible user id, email and phone to
 suppress), checks each distinct email and phone once with the libraries that
 know the rules, and hands everything to DuckDB as Arrow tables. The SQL in
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -20,13 +21,14 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 
 from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
-from retention.sources.csv_lines import read_csv_files, split_fields
+from retention.sources.csv_lines import CsvRead, read_csv_files, split_fields
 from retention.sources.files import (
     check_mapped_columns,
     detect_format,
     open_source,
     resolve_files,
 )
+from retention.sources.json_lines import json_fields, read_json_files
 from retention.stages.contacts.suppressions import load_suppressions
 from retention.stages.contacts.validation import check_emails, check_phones
 from retention.warehouse.sql_files import quote_identifier, register_arrow, run_sql
@@ -121,14 +123,25 @@ def _open_contacts(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> No
     JSON.
     """
     files, _ = resolve_files(source)
-    if detect_format(source, files) == "csv":
-        _open_csv(con, source, files)
+    fmt = detect_format(source, files)
+    if fmt == "csv":
+        read = read_csv_files(files, source)
+        _open_lines(con, source, files, read, lambda text: split_fields(text, read.delimiter))
+    elif fmt == "json":
+        _open_lines(con, source, files, read_json_files(files, source), json_fields)
     else:
         _open_typed(con, source)
 
 
-def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: list[str]) -> None:
-    read = read_csv_files(files, source)
+def _open_lines(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceSettings,
+    files: list[str],
+    read: CsvRead,
+    split: Callable[[str], list[str]],
+) -> None:
+    """The line-tolerant read (CSV or JSON) as src_contacts and src_contact_lines; `split`
+    gives the possible values of a malformed line."""
     check_mapped_columns(source, read.columns, files)
     table = read.table
     names = [name for name in CONTACT_COLUMNS if name in source.columns]
@@ -144,7 +157,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: lis
         **{name: table[source.columns[name]] for name in names},
     }
     register_arrow(con, "src_contacts_read", pa.table(well_formed))
-    register_arrow(con, "src_contacts_malformed", _malformed_fields(table, read.delimiter))
+    register_arrow(con, "src_contacts_malformed", _malformed_fields(table, split))
     contract = ", ".join(
         name if name in names else f"CAST(NULL AS VARCHAR) AS {name}" for name in CONTACT_COLUMNS
     )
@@ -160,14 +173,14 @@ def _open_csv(con: duckdb.DuckDBPyConnection, source: SourceSettings, files: lis
     con.execute("DROP TABLE src_contacts_read; DROP TABLE src_contacts_malformed")
 
 
-def _malformed_fields(table: pa.Table, delimiter: str) -> pa.Table:
+def _malformed_fields(table: pa.Table, split: Callable[[str], list[str]]) -> pa.Table:
     """One row per distinct non-empty field of each malformed line."""
     indexes, rows, fields = [], [], []
     texts = table["source_text"].to_pylist()
     for position, reason in enumerate(table["malformed_reason"].to_pylist()):
         if reason is None:
             continue
-        for field in sorted(set(split_fields(texts[position], delimiter))):
+        for field in sorted(set(split(texts[position]))):
             indexes.append(table["file_index"][position].as_py())
             rows.append(table["file_row"][position].as_py())
             fields.append(field)
@@ -181,7 +194,7 @@ def _malformed_fields(table: pa.Table, delimiter: str) -> pa.Table:
 
 
 def _open_typed(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
-    """Parquet and JSON lines: typed files with no broken lines, read by DuckDB in file order."""
+    """Parquet (typed, with no broken lines) or a database table, read by DuckDB in order."""
     preserved = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = true")
     try:
