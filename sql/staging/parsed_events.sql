@@ -8,7 +8,8 @@
 -- inputs: src_events (contract column names: user_id, event_time, event_type,
 --         amount, product_id, channel, event_id as text, plus event_time_typed
 --         and amount_typed when the source already has those types),
---         event_type_map (source_value, event_type), the macro strip_blank
+--         event_type_map (source_value, event_type), the macros strip_blank
+--         and is_blank
 --         (macros.sql)
 -- params: $use_event_time_format, $event_time_format (strptime),
 --         $event_time_format_is_date (the format has no time of day),
@@ -95,13 +96,13 @@ checked as (
     select
         *,
         case
-            when strip_blank(user_id) is null then 'missing_user_id'
+            when is_blank(user_id) then 'missing_user_id'
             when event_time_text is null and event_time_typed is null then 'missing_event_time'
             when event_time_utc is null then 'unparseable_event_time'
             when event_time_utc < $min_event_time::timestamp
                 or event_time_utc >= $max_event_time::timestamp then 'event_time_out_of_range'
-            when strip_blank(product_id) is null then 'missing_product_id'
-            when strip_blank(event_type) is null then 'missing_event_type'
+            when is_blank(product_id) then 'missing_product_id'
+            when is_blank(event_type) then 'missing_event_type'
             when amount_text is not null and (amount_value is null or not isfinite(amount_value))
                 then 'unparseable_amount'
             -- beyond 1e15 in absolute value the per-user and per-day sums could
