@@ -12,6 +12,7 @@ Each function returns one run as a dict of plain numbers (JSON-ready).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import sysconfig
@@ -28,7 +29,10 @@ AS_OF = "2024-06-30"
 WAREHOUSE = "scratch/retention.duckdb"
 #: The parameters compared between baseline and retention, per model.
 COMPARED_PARAMS = {"bgnbd": ("r", "alpha", "a", "b"), "gamma_gamma": ("p", "q", "v")}
+#: The memory-limited run's settings (run.py's --memory-limit replaces the limit).
 CONSTRAINED = {"memory_limit": "2GB", "threads": 2}
+MEMORY_LIMIT_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(MB|MiB|GB|GiB)$", re.IGNORECASE)
+GIB = 2**30
 
 
 def run_baseline(events: Path, timeout: float | None) -> dict:
@@ -139,12 +143,37 @@ def read_warehouse(path: Path) -> dict:
     }
 
 
-def write_pipeline(folder: Path, events_name: str, constrained: bool = False) -> Path:
-    """A pipeline file next to the data: the sample's mapping, as_of fixed, scratch warehouse."""
+def constrained_settings(memory_limit: str = CONSTRAINED["memory_limit"]) -> dict:
+    """The memory-limited run's [run] settings with this memory_limit."""
+    rss_limit_bytes(memory_limit)  # refuses text DuckDB and the RSS check would read differently
+    return {**CONSTRAINED, "memory_limit": memory_limit}
+
+
+def rss_limit_bytes(memory_limit: str) -> int:
+    """The peak RSS a memory-limited run must stay under: memory_limit + 1 GiB.
+
+    The limit is counted in GiB whether written GB or GiB, as the targets state it
+    (memory_limit = "4GB": peak RSS under 5 GiB; "2GB": 3 GiB); MB and MiB alike.
+    """
+    match = MEMORY_LIMIT_RE.match(memory_limit.strip())
+    if not match:
+        raise ValueError(
+            f"memory limit {memory_limit!r}: use a number and MB, MiB, GB or GiB, like 4GB"
+        )
+    number, unit = float(match.group(1)), match.group(2).lower()
+    gib = number if unit in ("gb", "gib") else number / 1024
+    return int((gib + 1) * GIB)
+
+
+def write_pipeline(folder: Path, events_name: str, constrained: dict | bool = False) -> Path:
+    """A pipeline file next to the data: the sample's mapping, as_of fixed, scratch warehouse.
+
+    `constrained`: [run] settings of the memory-limited run (True: CONSTRAINED).
+    """
     sample = tomllib.loads(SAMPLE_PIPELINE.read_text())
     run = {"warehouse": WAREHOUSE, "exports": "scratch/exports", "as_of": AS_OF}
     if constrained:
-        run.update(CONSTRAINED)
+        run.update(CONSTRAINED if constrained is True else constrained)
     events = {"path": events_name, "format": "parquet"}
     sections = [
         ("run", run),

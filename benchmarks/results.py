@@ -1,7 +1,9 @@
 """Medians over repeats, the ratios the project tracks, and the result files.
 
-A result file (`<date>-<size>.json`) holds every run of every contender at one
-size, their medians, the ratios, and the machine they ran on:
+A result file (`<date>-<size>.json`, the size in its file-name form, e.g.
+`10M-per-user-10`) holds every run of every contender at one size (a contender
+not run there has no runs and a `skipped` reason), their medians, the ratios,
+and the machine they ran on:
 
 - btyd_speedup: baseline BTYD steps (summary, rfm, fits, p_alive, expected,
   clv; not load) / retention's steps that produce the same outputs
@@ -20,8 +22,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contenders import COMPARED_PARAMS
+from contenders import COMPARED_PARAMS, CONSTRAINED, rss_limit_bytes
 from measure import median
+from sizes import size_slug
 
 #: Per-run numbers whose median is taken; nested dicts are taken per key.
 MEDIAN_KEYS = (
@@ -134,9 +137,39 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+def measured_retention(contenders: dict[str, dict]) -> tuple[dict | None, bool]:
+    """The `retention run` to show for a size, and whether it is the memory-limited one.
+
+    The unconstrained runs when any succeeded; else the memory-limited run when it
+    succeeded (a size measured with `--repeat 0`); else (None, False).
+    """
+    for name, constrained in (("retention", False), ("retention_constrained", True)):
+        contender = contenders.get(name) or {}
+        if contender.get("n"):
+            return contender, constrained
+    return None, False
+
+
+def constrained_check(contender: dict) -> tuple[dict, int, bool | None]:
+    """A memory-limited run's settings, its peak-RSS limit and whether it stayed under.
+
+    Files written before the limit was configurable hold `under_3gib` and no limit.
+    """
+    settings = contender.get("settings") or CONSTRAINED
+    limit = contender.get("rss_limit_bytes") or rss_limit_bytes(settings["memory_limit"])
+    under = contender.get("under_rss_limit", contender.get("under_3gib"))
+    return settings, limit, under
+
+
+def events_per_user(result: dict) -> float:
+    """Events per user of a result's log (older files do not record it)."""
+    dataset = result["dataset"]
+    return dataset.get("events_per_user") or dataset["event_rows"] / dataset["users"]
+
+
 def write_result(out_dir: Path, result: dict) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{result['date']}-{result['size']}.json"
+    path = out_dir / f"{result['date']}-{size_slug(result['size'])}.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
     return path
 

@@ -1,14 +1,20 @@
 """Benchmark `retention run` against a pandas + lifetimes baseline and a DuckDB floor.
 
-For each size: generate a seeded event log with the project's own generator
-(reused when it already exists), then run baseline, retention and floor, each
-as its own process under `/usr/bin/time -v`, interleaved, `--repeat` times; at
-the largest size also one `retention run` with memory_limit = "2GB", threads = 2.
-Writes `<out>/<date>-<size>.json` and regenerates benchmarks/README.md.
+For each size (sizes.py: `1M` events, `300u` users, `10M/10` for 10M events at
+10 events per user): make or reuse the seeded event log (datasets.py), then run
+baseline, retention and floor, each as its own process under `/usr/bin/time
+-v`, interleaved, `--repeat` times (the baseline `--baseline-repeat` times);
+at the largest size (or the one `--constrained` names) also one `retention run`
+with memory_limit = `--memory-limit` (2GB unless told), threads = 2, checked
+against a peak RSS of memory_limit + 1 GiB. `--repeat 0` runs only that
+memory-limited run, for one size. Writes `<out>/<date>-<size>.json` and
+regenerates benchmarks/README.md.
 
 Examples:
-    python benchmarks/run.py --sizes 1M,10M --repeat 3
-    python benchmarks/run.py --sizes 50M --repeat 1
+    python benchmarks/run.py --sizes 1M,10M,10M/10 --repeat 3
+    python benchmarks/run.py --sizes 50M --repeat 1 --constrained none
+    python benchmarks/run.py --sizes 100M --repeat 0 --baseline-repeat 0 \\
+        --constrained 100M --memory-limit 4GB --skip-reason "needs ~25 GiB"
     python benchmarks/run.py --sizes 300u --repeat 1 --no-readme --out out/bench
 """
 
@@ -16,77 +22,32 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
-import re
 import shlex
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-from contenders import CONSTRAINED, run_baseline, run_floor, run_retention, write_pipeline
+from contenders import (
+    CONSTRAINED,
+    constrained_settings,
+    rss_limit_bytes,
+    run_baseline,
+    run_floor,
+    run_retention,
+    write_pipeline,
+)
+from datasets import Dataset, ensure_dataset
 from machine import describe_machine, describe_software
 from measure import CommandFailed
 from report import write_readme
 from results import ratios, summarise, write_result
+from sizes import EVENTS_PER_USER, SIZE_HELP, Size, parse_size
 
-from retention.sample import write_sample
 from retention.sample.writer import DEFAULT_SEED
 
+__all__ = ["DEFAULT_SEED", "EVENTS_PER_USER", "Dataset", "Size", "ensure_dataset", "main"]
 HERE = Path(__file__).resolve().parent
-#: Events per simulated person in the generator's log (about 24.5 at scale).
-EVENTS_PER_USER = 24.5
-#: Peak RSS the memory-limited run must stay under.
-CONSTRAINED_RSS_LIMIT = 3 * 1024**3
-SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([kKmMuU]?)$")
 log = logging.getLogger("benchmarks")
-
-
-@dataclass(frozen=True)
-class Size:
-    label: str
-    users: int
-
-
-@dataclass(frozen=True)
-class Dataset:
-    size: Size
-    folder: Path
-    events: Path
-    event_rows: int
-    file_bytes: int
-    seed: int
-    generate_seconds: float | None
-
-
-def parse_size(text: str) -> Size:
-    """'1M' / '500k' events (converted to users), or '300u' users."""
-    match = SIZE_RE.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"size {text!r}: use events like 1M or 500k, or 300u")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    if unit == "u":
-        return Size(text.strip(), max(1, int(number)))
-    events = number * {"k": 1e3, "m": 1e6, "": 1}[unit]
-    return Size(text.strip(), max(1, round(events / EVENTS_PER_USER)))
-
-
-def ensure_dataset(data_dir: Path, size: Size, seed: int) -> Dataset:
-    """The event log for this size and seed; generated only when it is not there yet."""
-    folder = data_dir / f"users-{size.users}-seed-{seed}"
-    events, marker = folder / "events.parquet", folder / "dataset.json"
-    generate_seconds = None
-    if not marker.exists():
-        log.info("%s: generating %s users into %s", size.label, f"{size.users:,}", folder)
-        started = time.perf_counter()
-        summary = write_sample(folder, users=size.users, seed=seed, contacts=False)
-        generate_seconds = time.perf_counter() - started
-        meta = {"users": size.users, "seed": seed, "rows": summary.event_rows}
-        marker.write_text(json.dumps(meta))
-    rows = pq.ParquetFile(events).metadata.num_rows
-    return Dataset(size, folder, events, rows, events.stat().st_size, seed, generate_seconds)
 
 
 def attempt(name: str, fn, *args) -> dict:
@@ -101,28 +62,71 @@ def attempt(name: str, fn, *args) -> dict:
 
 
 def bench_size(dataset: Dataset, args: argparse.Namespace, constrained: bool) -> dict:
+    """Every contender's runs at one size, summarised; a contender run 0 times says why."""
     pipeline = write_pipeline(dataset.folder, dataset.events.name)
-    runs: dict[str, list[dict]] = {"baseline": [], "retention": [], "floor": []}
-    baseline_repeat = args.repeat if args.baseline_repeat is None else args.baseline_repeat
-    for i in range(args.repeat):
-        log.info("%s: repeat %d of %d", dataset.size.label, i + 1, args.repeat)
-        if i < baseline_repeat:
-            runs["baseline"].append(attempt("baseline", run_baseline, dataset.events, args.timeout))
-        runs["retention"].append(attempt("retention", run_retention, pipeline, args.timeout))
-        runs["floor"].append(attempt("floor", run_floor, dataset.events, args.timeout))
-    if constrained:
-        limited = write_pipeline(dataset.folder, dataset.events.name, constrained=True)
-        runs["retention_constrained"] = [
-            attempt("retention (2GB, 2 thr)", run_retention, limited, args.timeout)
-        ]
+    counts = repeat_counts(args)
+    runs: dict[str, list[dict]] = {name: [] for name in counts}
+    measured = {
+        "baseline": (run_baseline, dataset.events),
+        "retention": (run_retention, pipeline),
+        "floor": (run_floor, dataset.events),
+    }
+    rounds = max(counts.values())
+    for i in range(rounds):
+        log.info("%s: repeat %d of %d", dataset.size.label, i + 1, rounds)
+        for name, (fn, target) in measured.items():
+            if i < counts[name]:
+                runs[name].append(attempt(name, fn, target, args.timeout))
     contenders = {name: summarise(attempts) for name, attempts in runs.items()}
+    for name, reason in skip_reasons(args, counts).items():
+        contenders[name]["skipped"] = reason
     if constrained:
-        peak = contenders["retention_constrained"].get("peak_rss_bytes")
-        contenders["retention_constrained"]["settings"] = CONSTRAINED
-        contenders["retention_constrained"]["under_3gib"] = (
-            None if peak is None else peak < CONSTRAINED_RSS_LIMIT
-        )
+        contenders["retention_constrained"] = bench_constrained(dataset, args)
     return contenders
+
+
+def repeat_counts(args: argparse.Namespace) -> dict[str, int]:
+    baseline = args.repeat if args.baseline_repeat is None else args.baseline_repeat
+    return {"baseline": baseline, "retention": args.repeat, "floor": args.repeat}
+
+
+def skip_reasons(args: argparse.Namespace, counts: dict[str, int]) -> dict[str, str]:
+    """Why a contender has no runs at this size, as the README shows it."""
+    reasons = {}
+    if counts["baseline"] == 0:
+        reasons["baseline"] = args.skip_reason or (
+            "--baseline-repeat 0" if args.repeat else "--repeat 0"
+        )
+    if args.repeat == 0:
+        reasons["retention"] = "--repeat 0: only the memory-limited run"
+        reasons["floor"] = "--repeat 0"
+    return reasons
+
+
+def bench_constrained(dataset: Dataset, args: argparse.Namespace) -> dict:
+    """One memory-limited `retention run`, checked against memory_limit + 1 GiB of peak RSS."""
+    settings = constrained_settings(args.memory_limit)
+    limited = write_pipeline(dataset.folder, dataset.events.name, constrained=settings)
+    name = f"retention ({settings['memory_limit']}, {settings['threads']} thr)"
+    contender = summarise([attempt(name, run_retention, limited, args.timeout)])
+    limit = rss_limit_bytes(settings["memory_limit"])
+    peak = contender.get("peak_rss_bytes")
+    contender["settings"] = settings
+    contender["rss_limit_bytes"] = limit
+    contender["under_rss_limit"] = None if peak is None else peak < limit
+    return contender
+
+
+def describe_dataset(dataset: Dataset) -> dict:
+    return {
+        "users": dataset.size.users,
+        "event_rows": dataset.event_rows,
+        "events_per_user": dataset.events_per_user,
+        "file_bytes": dataset.file_bytes,
+        "seed": dataset.seed,
+        "generate_seconds": dataset.generate_seconds,
+        "thinning": dataset.thinning,
+    }
 
 
 def run_size(size: Size, args: argparse.Namespace, constrained: bool, argv: list[str]) -> Path:
@@ -135,13 +139,7 @@ def run_size(size: Size, args: argparse.Namespace, constrained: bool, argv: list
         "started_at": started.isoformat(timespec="seconds"),
         "command": shlex.join(["python", "benchmarks/run.py", *argv]),
         "repeat": args.repeat,
-        "dataset": {
-            "users": size.users,
-            "event_rows": dataset.event_rows,
-            "file_bytes": dataset.file_bytes,
-            "seed": dataset.seed,
-            "generate_seconds": dataset.generate_seconds,
-        },
+        "dataset": describe_dataset(dataset),
         "machine": describe_machine(),
         "software": describe_software(HERE.parent),
         "contenders": contenders,
@@ -152,6 +150,21 @@ def run_size(size: Size, args: argparse.Namespace, constrained: bool, argv: list
     return path
 
 
+def parse_sizes(text: str) -> list[Size]:
+    """`--sizes`: comma-separated sizes (sizes.py); argparse reports a bad one."""
+    sizes = [parse_size(part) for part in text.split(",") if part.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"no size in {text!r}: {SIZE_HELP}")
+    return sizes
+
+
+def parse_memory_limit(text: str) -> str:
+    try:
+        return constrained_settings(text)["memory_limit"]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -159,33 +172,63 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--sizes", default="1M,10M", help="comma-separated: events (1M, 500k) or users (300u)")
+    add("--sizes", type=parse_sizes, default="1M,10M", help=f"comma-separated; {SIZE_HELP}")
     add("--repeat", type=int, default=3, help="runs per contender; medians are reported")
-    add("--baseline-repeat", type=int, help="runs of the baseline (default: --repeat)")
+    add("--baseline-repeat", type=int, help="runs of the baseline (default: --repeat; 0: none)")
+    add("--skip-reason", help="why the baseline is not run, for the README (--baseline-repeat 0)")
     add("--out", type=Path, default=HERE / "results", help="folder for the result JSON files")
     add("--data", type=Path, default=HERE / "data", help="folder for generated event logs")
-    add("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
-    add("--constrained", default="largest", help="size for the 2GB run: a label, largest, none")
+    add("--seed", type=int, default=DEFAULT_SEED, help="generator seed (and thinning seed)")
+    add(
+        "--constrained",
+        default="largest",
+        help="size of the memory-limited run: a size, largest, none",
+    )
+    add(
+        "--memory-limit",
+        type=parse_memory_limit,
+        default=CONSTRAINED["memory_limit"],
+        help="memory_limit of that run (threads 2); its peak RSS must stay under it + 1 GiB",
+    )
     add("--timeout", type=float, default=3600, help="seconds before a run is killed")
     add("--no-readme", action="store_true", help="do not regenerate benchmarks/README.md")
     add("--readme", type=Path, default=HERE / "README.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-    if args.repeat < 1 or not args.sizes:
-        parser.error("--repeat must be at least 1 and --sizes must name a size")
+    problem = check_args(args)
+    if problem:
+        parser.error(problem)
     return args
+
+
+def check_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with a combination of options, or None."""
+    labels = [size.label for size in args.sizes]
+    if args.repeat < 0 or (args.baseline_repeat or 0) < 0:
+        return "--repeat and --baseline-repeat must be 0 or more"
+    if args.constrained not in ("largest", "none", *labels):
+        sizes = ", ".join(labels)
+        return f"--constrained {args.constrained}: not one of the sizes ({sizes}), largest or none"
+    if args.repeat == 0 and (len(labels) > 1 or args.constrained == "none"):
+        return "--repeat 0 runs only the memory-limited run: give one size and --constrained SIZE"
+    return None
+
+
+def constrained_size(args: argparse.Namespace) -> Size | None:
+    """The size of the memory-limited run: the one named, or the first of the largest."""
+    if args.constrained == "none":
+        return None
+    if args.constrained == "largest":
+        return max(args.sizes, key=lambda size: size.nominal_events)
+    return next(size for size in args.sizes if size.label == args.constrained)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     args = parse_args(argv)
-    largest = max(args.sizes, key=lambda s: s.users)
+    limited = constrained_size(args)
     for size in args.sizes:
-        constrained = args.constrained == size.label or (
-            args.constrained == "largest" and size == largest
-        )
-        run_size(size, args, constrained, argv)
+        run_size(size, args, size == limited, argv)
     if not args.no_readme:
         write_readme(args.out, args.readme)
         log.info("wrote %s", args.readme)
