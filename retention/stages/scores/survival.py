@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 from scipy.stats import norm
 
 from retention.errors import ConfigError
@@ -108,16 +109,33 @@ def build_survival(
     try:
         products = con.execute("SELECT DISTINCT product_id FROM user_lifetimes ORDER BY 1")
         for (product_id,) in products.fetchall():
-            lifetimes = con.execute(
-                # product_id is one value here: not a million Python strings
-                "SELECT * EXCLUDE (product_id) FROM user_lifetimes "
-                "WHERE product_id = $product_id ORDER BY user_id",
-                {"product_id": product_id},
-            ).df()
-            notes += _build_product(con, run_id, product_id, lifetimes, settings)
+            notes += _build_product(
+                con, run_id, product_id, _product_lifetimes(con, product_id), settings
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS user_lifetimes")
+        con.execute("DROP TABLE IF EXISTS survival_user_ids")
     return notes
+
+
+def _product_lifetimes(con: duckdb.DuckDBPyConnection, product_id: str) -> pd.DataFrame:
+    """One product's lifetimes in user_id order, without a Python string per user.
+
+    At millions of users a string object each (user ids, channels) costs more
+    memory than the numbers: the ids stay in DuckDB (temp table
+    survival_user_ids, in the same order, for `_insert`) and the
+    channel comes as a pandas category.
+    """
+    where = "FROM user_lifetimes WHERE product_id = $product_id ORDER BY user_id"
+    params = {"product_id": product_id}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE survival_user_ids AS SELECT user_id {where}", params)
+    table = con.sql(f"SELECT * EXCLUDE (product_id, user_id) {where}", params=params)
+    table = table.to_arrow_table()
+    channel = table.schema.get_field_index("acquisition_channel")
+    table = table.set_column(
+        channel, "acquisition_channel", pc.dictionary_encode(table["acquisition_channel"])
+    )
+    return table.to_pandas()
 
 
 def _build_product(
@@ -140,13 +158,13 @@ def _build_product(
     cox_seconds = time.perf_counter() - clock
     notes += cox_notes
     clock = time.perf_counter()
-    scores = lifetimes[["user_id", "duration_days", "is_churned"]].copy()
+    scores = lifetimes[["duration_days", "is_churned"]].copy()
     scores["duration_days"] = scores["duration_days"].astype(float)
     if model is not None:
         _insert(con, "hazard_ratios", run_id, product_id, model.hazard_ratios())
         for horizon, values in model.predict_active(lifetimes, settings.horizons_days).items():
             scores[f"p_active_{horizon}d"] = values
-    _insert(con, "user_survival", run_id, product_id, scores)
+    _insert(con, "user_survival", run_id, product_id, scores, ids="survival_user_ids")
     log.debug(
         "  survival %s: %d users, %d churned; Kaplan-Meier %.2f s, Cox %.2f s, scoring %.2f s",
         product_id,
@@ -205,8 +223,8 @@ def product_curves(lifetimes: pd.DataFrame) -> pd.DataFrame:
     triples = lifetimes.assign(all="all")
     curves = []
     for kind in CURVE_GROUPS:
-        counts = triples.groupby([kind, "duration_days", "is_churned"]).size()
-        for value, group in counts.groupby(level=0):
+        counts = triples.groupby([kind, "duration_days", "is_churned"], observed=True).size()
+        for value, group in counts.groupby(level=0, observed=True):
             curve = km_curve(
                 group.index.get_level_values("duration_days").to_numpy(float),
                 group.index.get_level_values("is_churned").to_numpy(bool),
@@ -284,16 +302,23 @@ def thin_curve(curve: pd.DataFrame, max_points: int) -> pd.DataFrame:
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, run_id: int, product_id: str, rows: pd.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    run_id: int,
+    product_id: str,
+    rows: pd.DataFrame,
+    ids: str | None = None,
 ) -> None:
-    """Append a frame in one INSERT ... SELECT (NaN becomes NULL)."""
+    """Append a frame in one INSERT ... SELECT (NaN becomes NULL); `ids` names a table
+    whose rows (user ids) pair with the frame's by position."""
     if rows.empty:
         return
     con.register("survival_rows", rows)
+    source = "survival_rows" if ids is None else f"{ids} POSITIONAL JOIN survival_rows"
     try:
         con.execute(
             f"INSERT INTO {table} BY NAME "
-            "SELECT $run_id AS run_id, $product_id AS product_id, * FROM survival_rows",
+            f"SELECT $run_id AS run_id, $product_id AS product_id, * FROM {source}",
             {"run_id": run_id, "product_id": product_id},
         )
     finally:
