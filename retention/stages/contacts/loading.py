@@ -235,10 +235,17 @@ def _open_typed(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
 
 def _check_values(con: duckdb.DuckDBPyConnection, allow_non_ascii_local: bool) -> None:
     """Fill `email_checks` and `phone_checks` from the distinct values of contact_rows."""
+
+    def distinct(name: str) -> pa.Table:  # as Arrow columns: no Python object per value
+        run_sql(con, f"contacts/{name}.sql", {}, prefix=_temp_table(name))
+        values = con.table(name).to_arrow_table()
+        con.execute(f"DROP TABLE {name}")
+        return values
+
     started = time.perf_counter()
-    emails = [row[0] for row in run_sql(con, "contacts/email_values.sql", {}).fetchall()]
+    emails = distinct("email_values")["email_text"]
     register_arrow(con, "email_checks", check_emails(emails, allow_non_ascii_local))
-    phones = run_sql(con, "contacts/phone_values.sql", {}).fetchall()
+    phones = distinct("phone_values")
     register_arrow(con, "phone_checks", check_phones(phones))
     log.debug(
         "contacts: checked %d distinct emails and %d distinct phones in %.1f s",
