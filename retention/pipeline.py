@@ -177,7 +177,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     with _stage(con, run_id, "contacts") as rows, step("contact checks"):
         rows.append(_load_contacts(con, pipeline, run_id))
     with _stage(con, run_id, "assignments") as rows:
-        rows.append(build_assignments(con, pipeline, run_id, counts.as_of))
+        assign = build_assignments
+        if pipeline.run.engine == "spark":
+            from retention.engines.spark.assignments import build_assignments_on_spark as assign
+        rows.append(assign(con, pipeline, run_id, counts.as_of))
     with _stage(con, run_id, "exports") as rows:
         prepared = prepare_export(con, pipeline, run_id, counts.as_of)
         rows.append(record_sends(con, prepared, run_id))

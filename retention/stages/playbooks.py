@@ -3,7 +3,9 @@
 The playbook choice is the ordered-rules machinery of the tiers: each
 playbook becomes a rule `tier IN (...) AND (filter)`, tried from the highest
 priority down (file order breaks ties), first match wins. Channels, holdout
-and suppression are SQL (`sql/playbooks/playbook_assignments.sql`).
+and suppression are SQL (`sql/playbooks/playbook_assignments.sql`). The
+Spark engine runs the same statements (retention/engines/spark/assignments.py)
+with the pieces below: the choice's SELECT, the channel tables, the parameters.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SUPPRESSION_REASONS = (
     "no_sms_consent",
     "frequency_cap",
 )
+CHANNEL_TABLES = ("playbook_channels", "channel_problems")  # temp tables of build_channel_tables
 
 
 def playbook_rules(playbooks: tuple[Playbook, ...]) -> list[Rule]:
@@ -65,12 +68,31 @@ def build_assignments(
         {"run_id": run_id},
         prefix="CREATE OR REPLACE TEMP TABLE playbook_inputs AS",
     )
-    choice, _ = case_sql(playbook_rules(pipeline.playbooks), column_types(con, "playbook_inputs"))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE user_playbook AS "
+    choice = playbook_choice_sql(pipeline, column_types(con, "playbook_inputs"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE user_playbook AS {choice}")
+    build_channel_tables(con, pipeline, run_id)
+    run_sql(
+        con,
+        "playbooks/playbook_assignments.sql",
+        assignment_params(pipeline, run_id, as_of),
+        prefix="INSERT INTO playbook_assignments BY NAME",
+    )
+    for table in ("playbook_inputs", "user_playbook", *CHANNEL_TABLES):
+        con.execute(f"DROP TABLE {table}")
+    return assigned_users(con, run_id)
+
+
+def playbook_choice_sql(pipeline: Pipeline, input_types: dict[str, str]) -> str:
+    """SELECT of user_playbook over playbook_inputs: each non-junk user's playbook (or NULL)."""
+    choice, _ = case_sql(playbook_rules(pipeline.playbooks), input_types)
+    return (
         f"SELECT product_id, user_id, {choice} AS playbook FROM playbook_inputs "
         "WHERE tier <> 'junk'"
     )
+
+
+def build_channel_tables(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> None:
+    """Temp tables playbook_channels (the catalogue's channels) and channel_problems."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE playbook_channels "
         "(playbook VARCHAR, channel VARCHAR, position INTEGER, holdout_share DOUBLE)"
@@ -87,22 +109,21 @@ def build_assignments(
         {"contacts_run_id": run_id},
         prefix="CREATE OR REPLACE TEMP TABLE channel_problems AS",
     )
+
+
+def assignment_params(pipeline: Pipeline, run_id: int, as_of: dt.date) -> dict:
+    """The parameters of playbooks/playbook_assignments.sql."""
     exports = pipeline.exports
-    params = {
+    return {
         "run_id": run_id,
         "as_of": as_of,
         "salt": exports.holdout_salt,
         "max_contacts": exports.max_contacts,
         "window_days": exports.window_days,
     }
-    run_sql(
-        con,
-        "playbooks/playbook_assignments.sql",
-        params,
-        prefix="INSERT INTO playbook_assignments BY NAME",
-    )
-    for table in ("playbook_inputs", "user_playbook", "playbook_channels", "channel_problems"):
-        con.execute(f"DROP TABLE {table}")
+
+
+def assigned_users(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
     return con.execute(
         "SELECT count(*) FROM playbook_assignments WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]

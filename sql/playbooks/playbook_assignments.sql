@@ -6,7 +6,10 @@
 -- on, by channel_problems; if none, the reason of the most preferred channel),
 -- frequency_cap.
 -- Holdout: md5(salt, playbook, user_id) as a number in [0, 1) below the
--- playbook's share, so a user stays in or out across runs.
+-- playbook's share, so a user stays in or out across runs. The number is the
+-- first 13 hex digits (52 bits) over 2^52, divided as doubles (exact): a
+-- decimal division would round it on Spark. On Spark the hex cast is written
+-- as conv(..., 16, 10) (retention/engines/spark/portable.py), the same number.
 -- Frequency cap: sends to the same user_id (any product, any playbook) on the
 -- days [as_of - window_days, as_of) - sends of the same as_of day do not
 -- count, so a rerun of the same day is not capped by itself. A contact is one
@@ -15,7 +18,8 @@
 -- grain: one row per (product_id, user_id) of user_tiers.
 -- inputs: user_tiers, user_playbook (temp: product_id, user_id, playbook),
 -- playbook_channels (temp: playbook, channel, position, holdout_share),
--- channel_problems (temp: user_id, channel, problem; sql/contacts/), sends. params: $run_id, $as_of, $salt, $max_contacts, $window_days
+-- channel_problems (temp: user_id, channel, problem; sql/contacts/), sends.
+-- params: $run_id, $as_of, $salt, $max_contacts, $window_days
 with tiers as (
     select product_id, user_id, tier from user_tiers where run_id = $run_id
 ),
@@ -31,8 +35,10 @@ held_out as (
     select
         chosen.*,
         coalesce(
-            ('0x' || left(md5($salt || chr(31) || chosen.playbook || chr(31) || chosen.user_id), 13))
-                ::bigint / 4503599627370496.0
+            cast(
+                ('0x' || left(md5($salt || chr(31) || chosen.playbook || chr(31) || chosen.user_id), 13))
+                    ::bigint as double
+            ) / 4503599627370496.0
             < shares.holdout_share,
             false
         ) as holdout

@@ -115,8 +115,12 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
     lake = tmp_path / "lake" / f"run_{spark.run_id}"
     assert sorted(p.name for p in lake.iterdir()) == [
         "activity_predictions",
+        "channel_problems",
+        "playbook_assignments",
+        "playbook_channels",
         "product_rhythm",
         "purchase_predictions",
+        "recent_sends",
         "rfm_scores",
         "spend_params",
         "stg_events",
@@ -128,6 +132,17 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
         "user_tiers",
         "user_timelines",
     ]
+    # the built-in playbooks hold out 5-10% of each: the same users on both engines
+    held = held_out_users(duckdb_warehouse)
+    assert len(held) > 100
+    assert held_out_users(spark.warehouse) == held
+
+
+def held_out_users(warehouse: Path) -> set[tuple[str, str, str]]:
+    """(product_id, user_id, playbook) of every held-out user of the warehouse's one run."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        query = "SELECT product_id, user_id, playbook FROM playbook_assignments WHERE holdout"
+        return set(con.execute(query).fetchall())
 
 
 def test_spark_standalone_cluster_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):

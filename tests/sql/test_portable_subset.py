@@ -27,12 +27,10 @@ NOT_PORTABLE = {
     "staging/parsed_events.sql": "try_strptime, timezone(), isfinite, strip_blank: staging "
     "runs on DuckDB",
     "staging/reject_format_matches.sql": "try_strptime (DuckDB reject hints only)",
-    "staging/usable_events.sql": "hash() as the dedup key (DuckDB staging only)",
     "metrics/cost_rows.sql": "isfinite (metrics run on DuckDB)",
     "metrics/daily_metrics.sql": "UNNEST(recursive := true) (metrics run on DuckDB)",
-    "playbooks/playbook_inputs.sql": "scores.* EXCLUDE (assignments run on DuckDB)",
-    "playbooks/playbook_assignments.sql": "hex cast of md5 for the holdout draw "
-    "(assignments run on DuckDB)",
+    "playbooks/playbook_inputs.sql": "scores.* EXCLUDE: user_scores gains columns; on Spark "
+    "the list is written out from its real columns (portable.expand_columns)",
     "tiers/tier_inputs.sql": "scores.* EXCLUDE: user_scores gains columns; on Spark the "
     "list is written out from its real columns (portable.expand_columns)",
     "scores/user_scores.sql": "COLUMNS('^expected_purchases_'): one column per horizon; on "

@@ -75,8 +75,11 @@ def _node_problems(node: exp.Expression, named: dict[str, exp.Window]) -> list[s
         out.append("CREATE MACRO: write the expression out, or move it to a Spark variant")
     if isinstance(node, exp.Explode) and node.expressions:
         out.append("UNNEST(..., recursive := true): select the struct fields by name")
-    if isinstance(node, exp.Cast) and _is_hex_cast(node):
-        out.append("('0x' || text)::bigint is NULL on Spark: needs a Spark variant with conv()")
+    if isinstance(node, exp.Cast) and _is_hex_cast(node) and _md5_digits(node) is None:
+        out.append(
+            "('0x' || text)::bigint is NULL on Spark: only ('0x' || left(md5(...), n))::bigint "
+            "with n <= 15 is rewritten (to conv()); else use a Spark variant"
+        )
     if isinstance(node, exp.Window) and isinstance(node.this, ORDERED_WINDOW_FUNCTIONS):
         if not _window_order(node, named):
             out.append(f"{node.this.key}() OVER without ORDER BY: order every ranking window")
@@ -94,6 +97,26 @@ def _is_hex_cast(node: exp.Cast) -> bool:
     while isinstance(text, exp.DPipe):
         text = text.this
     return isinstance(text, exp.Literal) and text.is_string and text.this.lower() == "0x"
+
+
+def _md5_digits(node: exp.Cast) -> exp.Expression | None:
+    """The hex text of `('0x' || left(md5(...), n))::bigint` with 1 <= n <= 15, else None.
+
+    Only there does Spark's conv(text, 16, 10) give DuckDB's number: md5 is
+    hex digits by construction, and 15 of them (60 bits) fit a BIGINT on both.
+    """
+    text = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+    if not (isinstance(text, exp.DPipe) and node.to.this == exp.DataType.Type.BIGINT):
+        return None
+    prefix, digits = text.this, text.expression
+    if not (isinstance(prefix, exp.Literal) and prefix.is_string and prefix.this.lower() == "0x"):
+        return None
+    if not (isinstance(digits, exp.Left) and isinstance(digits.this, exp.MD5)):
+        return None
+    count = digits.expression
+    if not (isinstance(count, exp.Literal) and count.is_int and 1 <= int(count.this) <= 15):
+        return None
+    return digits
 
 
 def _named_windows(tree: exp.Expression) -> dict[str, exp.Window]:
@@ -117,7 +140,10 @@ def transpile(sql: str, columns: Mapping[str, Sequence[str]] | None = None) -> s
 
     Where sqlglot's Spark text is not valid Spark, the tree is mended first:
     DuckDB's quantile_cont(x, q) is Spark's percentile(x, q) (both interpolate
-    linearly between the two nearest values), not percentile_cont(x, q).
+    linearly between the two nearest values), not percentile_cont(x, q); and
+    a hex number `('0x' || left(md5(...), n))::bigint`, which Spark casts to
+    NULL (or, with ANSI on, fails on), is `CAST(conv(left(md5(...), n), 16,
+    10) AS BIGINT)`, the same number.
     `columns` (relation alias -> its column names) lets a select list's
     COLUMNS('regex') be written out as the columns it stands for.
     """
@@ -173,4 +199,10 @@ def _mend(node: exp.Expression) -> exp.Expression:
         return exp.Anonymous(
             this="percentile", expressions=[node.this.copy(), node.expression.copy()]
         )
+    digits = _md5_digits(node) if isinstance(node, exp.Cast) else None
+    if digits is not None:
+        conv = exp.Anonymous(
+            this="conv", expressions=[digits.copy(), exp.Literal.number(16), exp.Literal.number(10)]
+        )
+        return exp.cast(conv, exp.DataType.Type.BIGINT)
     return node
