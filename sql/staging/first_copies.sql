@@ -1,7 +1,5 @@
 -- first_copies: of the events delivered more than once (sharing a product_id
--- and event_id), the copy that is kept: the first by time, then content. The
--- ranking partitions by the pair itself, so a hash collision in
--- duplicate_keys costs nothing but a few more ranked rows.
+-- and event_id), the copy that is kept: the first by time, then content.
 -- grain: one row per repeated (product_id, event_id). inputs: repeated_copies
 select
     run_id,
@@ -13,7 +11,6 @@ select
     event_type,
     source_event_type,
     amount,
-    channel,
-    event_key
+    channel
 from repeated_copies
 where copy_number = 1

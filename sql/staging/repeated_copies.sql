@@ -9,7 +9,9 @@
 with repeated as (
     select usable_events.*
     from usable_events
-    semi join duplicate_keys on usable_events.event_key = duplicate_keys.event_key
+    semi join duplicate_keys
+        on usable_events.product_id = duplicate_keys.product_id
+        and usable_events.event_id = duplicate_keys.event_id
 ),
 
 ranked as (
@@ -49,7 +51,6 @@ select
     source_event_type,
     amount,
     channel,
-    event_key,
     copy_number,
     copy_number > 1 and (
         user_id is distinct from first_user_id

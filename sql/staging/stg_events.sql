@@ -11,7 +11,9 @@ select
     run_id, product_id, user_id, event_id, event_time, event_date, event_type,
     source_event_type, amount, channel
 from usable_events
-anti join duplicate_keys on usable_events.event_key = duplicate_keys.event_key
+anti join duplicate_keys
+    on usable_events.product_id = duplicate_keys.product_id
+    and usable_events.event_id = duplicate_keys.event_id
 union all
 select
     run_id, product_id, user_id, event_id, event_time, event_date, event_type,
