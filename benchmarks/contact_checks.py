@@ -35,7 +35,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from machine import describe_machine
-from readme_sections import update_section
+from readme_sections import record_result
 
 from retention.config.pipeline_file import CONTACT_COLUMNS, SourceSettings
 from retention.sample import contacts as sample_contacts
@@ -205,12 +205,8 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.contacts, args.repeat, args.old_repeat, args.seed)
     print(json.dumps(result["median_seconds"] | {"contacts": args.contacts}))
-    folder = args.out / "contact_checks"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{args.contacts}.json").write_text(json.dumps(result, indent=2) + "\n")
-    if not args.no_readme:
-        results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-        update_section(HERE / "README.md", "contact_checks", section(results))
+    stem, readme = str(args.contacts), not args.no_readme
+    record_result(args.out, "contact_checks", stem, result, section, readme)
 
 
 if __name__ == "__main__":

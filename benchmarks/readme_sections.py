@@ -9,7 +9,9 @@ figures.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 FENCED = re.compile(r"<!-- ([a-z_]+): begin -->\n.*?<!-- \1: end -->\n?", re.DOTALL)
@@ -35,3 +37,21 @@ def update_section(readme: Path, name: str, text: str) -> None:
     else:
         current = current.rstrip("\n") + "\n\n" + section
     readme.write_text(current, encoding="utf-8")
+
+
+def record_result(
+    out: Path,
+    name: str,
+    stem: str,
+    result: dict,
+    section: Callable[[list[dict]], str],
+    readme: bool,
+) -> None:
+    """Write `<out>/<name>/<stem>.json` and, when `readme`, rewrite section `name` of
+    benchmarks/README.md from every result file in that folder."""
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    if readme:
+        results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+        update_section(Path(__file__).resolve().parent / "README.md", name, section(results))

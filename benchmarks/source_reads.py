@@ -32,7 +32,7 @@ from glob import glob
 from pathlib import Path
 
 import duckdb
-from readme_sections import update_section
+from readme_sections import record_result
 
 from retention.config.pipeline_file import SourceSettings
 from retention.sources.files import open_source
@@ -224,12 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     result = measure(args.rows, args.repeat, args.dsn)
     print(json.dumps(result["median_seconds"] | {"rows": args.rows}))
-    folder = args.out / "source_reads"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{args.rows}.json").write_text(json.dumps(result, indent=2) + "\n")
-    if not args.no_readme:
-        results = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-        update_section(HERE / "README.md", "source_reads", section(results))
+    record_result(args.out, "source_reads", str(args.rows), result, section, not args.no_readme)
 
 
 if __name__ == "__main__":
