@@ -114,7 +114,7 @@ def build_survival(
             )
     finally:
         con.execute("DROP TABLE IF EXISTS user_lifetimes")
-        con.execute("DROP TABLE IF EXISTS survival_user_ids")
+        con.execute("DROP TABLE IF EXISTS survival_users")
     return notes
 
 
@@ -122,15 +122,16 @@ def _product_lifetimes(con: duckdb.DuckDBPyConnection, product_id: str) -> pd.Da
     """One product's lifetimes in user_id order, without a Python string per user.
 
     At millions of users a string object each (user ids, channels) costs more
-    memory than the numbers: the ids stay in DuckDB (temp table
-    survival_user_ids, in the same order, for `_insert`) and the
-    channel comes as a pandas category.
+    memory than the numbers: the rows are sorted once into the temp table
+    survival_users, whose user_id column `_insert` pairs back with the frame
+    by position, and the channel comes as a pandas category.
     """
-    where = "FROM user_lifetimes WHERE product_id = $product_id ORDER BY user_id"
-    params = {"product_id": product_id}
-    con.execute(f"CREATE OR REPLACE TEMP TABLE survival_user_ids AS SELECT user_id {where}", params)
-    table = con.sql(f"SELECT * EXCLUDE (product_id, user_id) {where}", params=params)
-    table = table.to_arrow_table()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE survival_users AS SELECT * EXCLUDE (product_id) "
+        "FROM user_lifetimes WHERE product_id = $product_id ORDER BY user_id",
+        {"product_id": product_id},
+    )
+    table = con.sql("SELECT * EXCLUDE (user_id) FROM survival_users").to_arrow_table()
     channel = table.schema.get_field_index("acquisition_channel")
     table = table.set_column(
         channel, "acquisition_channel", pc.dictionary_encode(table["acquisition_channel"])
@@ -164,7 +165,8 @@ def _build_product(
         _insert(con, "hazard_ratios", run_id, product_id, model.hazard_ratios())
         for horizon, values in model.predict_active(lifetimes, settings.horizons_days).items():
             scores[f"p_active_{horizon}d"] = values
-    _insert(con, "user_survival", run_id, product_id, scores, ids="survival_user_ids")
+    ids = "(SELECT user_id FROM survival_users)"  # a plain scan: the frame's row order
+    _insert(con, "user_survival", run_id, product_id, scores, ids=ids)
     log.debug(
         "  survival %s: %d users, %d churned; Kaplan-Meier %.2f s, Cox %.2f s, scoring %.2f s",
         product_id,
@@ -309,7 +311,7 @@ def _insert(
     rows: pd.DataFrame,
     ids: str | None = None,
 ) -> None:
-    """Append a frame in one INSERT ... SELECT (NaN becomes NULL); `ids` names a table
+    """Append a frame in one INSERT ... SELECT (NaN becomes NULL); `ids` is a relation
     whose rows (user ids) pair with the frame's by position."""
     if rows.empty:
         return
