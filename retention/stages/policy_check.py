@@ -52,7 +52,7 @@ def _check_spark_rules(pipeline: Pipeline, name: str) -> None:
             "is missing): pip install 'retention[spark]' (Spark also needs Java 17+), or "
             'set engine = "duckdb"'
         )
-    from retention.engines.spark.portable import problems
+    from retention.engines.spark.portable import check_portable
 
     filters = tuple(Rule(p.name, p.filter) for p in pipeline.playbooks if p.filter)
     sections = (
@@ -62,10 +62,5 @@ def _check_spark_rules(pipeline: Pipeline, name: str) -> None:
     )
     for where, rules in sections:
         for rule in rules:
-            found = problems(f"SELECT ({rule.rule}) AS value FROM rows")
-            if found:
-                raise ConfigError(
-                    f"{name}: {where} {rule.name!r}: {rule.rule!r} is outside what DuckDB and "
-                    f"Spark both run the same way ({'; '.join(found)}); rewrite it, or run with "
-                    '[run] engine = "duckdb"'
-                )
+            sql = f"SELECT ({rule.rule}) AS value FROM rows"
+            check_portable(sql, f"{name}: {where} {rule.name!r}: {rule.rule!r}")

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 import sqlglot
 from sqlglot import exp
 
+from retention.errors import ConfigError
+
 # Functions sqlglot does not know, and so passes through by name: only these
 # exist on both engines with the same meaning.
 SHARED_UNKNOWN_FUNCTIONS = frozenset({"now"})
@@ -60,6 +62,17 @@ def problems(sql: str) -> list[str]:
         for node in tree.walk():
             found += _node_problems(node, named)
     return sorted(set(found))
+
+
+def check_portable(sql: str, what: str) -> None:
+    """Raise ConfigError when `sql`, built from the pipeline owner's rules, leaves the subset;
+    `what` names the rule (its section, and its name and text where known)."""
+    found = problems(sql)
+    if found:
+        raise ConfigError(
+            f"{what} is outside what DuckDB and Spark both run the same way "
+            f'({"; ".join(found)}); rewrite it, or run with [run] engine = "duckdb"'
+        )
 
 
 def _node_problems(node: exp.Expression, named: dict[str, exp.Window]) -> list[str]:

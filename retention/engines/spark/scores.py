@@ -30,7 +30,6 @@ from retention.config.defaults import NO_PURCHASE_SEGMENT
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import lake_folder, run_model
 from retention.engines.spark.session import spark_session
-from retention.errors import ConfigError
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
 from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
@@ -105,14 +104,9 @@ def _build_rfm(spark, pipeline: Pipeline, params: dict, folder) -> None:
 
 def rules_on_spark(sql: str, where: str) -> str:
     """Spark SQL of a statement built from the pipeline's rules (DuckDB expressions)."""
-    from retention.engines.spark.portable import problems, transpile
+    from retention.engines.spark.portable import check_portable, transpile
 
-    found = problems(sql)
-    if found:
-        raise ConfigError(
-            f"{where}: a rule is outside what DuckDB and Spark both run the same way "
-            f'({"; ".join(found)}); rewrite it, or run with [run] engine = "duckdb"'
-        )
+    check_portable(sql, f"{where}: a rule")
     return transpile(sql)
 
 
