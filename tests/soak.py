@@ -45,7 +45,17 @@ def main(argv: list[str] | None = None) -> int:
             "RETENTION_KILL_MOMENTS": str(args.kills),
             "RETENTION_KILL_SEED": str(seed),
         }
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        # -m: the soak's tests are marked slow, which the default run leaves out
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not spark",
+        ]
         command += [f"--hypothesis-seed={seed}", *TESTS]
         print(f"soak round {number}/{len(seeds)}: seed {seed}", flush=True)
         started = time.perf_counter()

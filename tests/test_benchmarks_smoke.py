@@ -21,6 +21,7 @@ RUNNER = BENCHMARKS / "run.py"
 README = BENCHMARKS / "README.md"
 
 
+@pytest.mark.slow
 def test_runner_measures_every_contender(tmp_path):
     readme_before = README.read_bytes() if README.exists() else None
     out, data = tmp_path / "results", tmp_path / "data"

@@ -219,6 +219,7 @@ class Outputs:
             assert sum(f["rows"] for f in manifest["files"]) == rows, folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_killed_run_leaves_the_previous_outputs_exactly(point, campaign_pipeline, tmp_path):
     """SIGKILL a real run at each stage: readers still see the previous run's
@@ -282,6 +283,7 @@ KILL_MOMENTS = int(os.environ.get("RETENTION_KILL_MOMENTS", "2"))
 KILL_SEED = os.environ.get("RETENTION_KILL_SEED", "0")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", range(KILL_MOMENTS))
 def test_run_killed_at_a_random_moment_leaves_whole_outputs(moment, campaign_pipeline, tmp_path):
     """Wherever a kill lands (also mid-query, mid-copy or mid-rename), readers see

@@ -78,6 +78,7 @@ def write(folder: Path, source: str, extra: str = "") -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_table_of_a_million_events(database, tmp_path):
     result = retention.run(write(tmp_path, f'dsn = "{database}"\ntable = "events"\n'))
     counts = result.counts

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
@@ -493,18 +494,21 @@ def check_against_model(counts, staged, reasons: dict[str, str], events: EventFi
         assert event_type == canonical(written[tag])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(event_files(malformed=True))
 def test_csv_rows_are_all_accounted_for(events):
     run_fuzzed(events, "csv")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(event_files())
 def test_json_lines_rows_are_all_accounted_for(events):
     run_fuzzed(events, "jsonl")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(event_files())
 def test_parquet_rows_are_all_accounted_for(events):

@@ -45,6 +45,10 @@ def _transitions_between(warehouse, earlier: int, later: int) -> list[tuple]:
     ).values.tolist()
 
 
+# Four runs of the sample in one module fixture (about half a minute).
+slow = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """The sample as of 2024-06-30 and 2024-07-21, a backfill of 2024-06-15, then
@@ -67,12 +71,14 @@ def history(tmp_path_factory):
     return seen
 
 
+@slow
 def test_a_backfill_leaves_every_latest_view_as_it_was(history):
     assert (history["first"], history["second"], history["backfill"]) == (1, 2, 3)
     assert history["after backfill"] == history["after second"]
     assert history["after second"] != history["after first"]  # a newer day does replace
 
 
+@slow
 def test_a_backfill_writes_its_lists_but_latest_keeps_naming_the_newest_day(history):
     assert history["LATEST after second"] == "run-2"
     assert history["LATEST after backfill"] == "run-2"
@@ -84,6 +90,7 @@ def test_a_backfill_writes_its_lists_but_latest_keeps_naming_the_newest_day(hist
     assert run_summary(backfill).startswith("run 3 stored as a backfill")
 
 
+@slow
 def test_the_backfill_is_stored_and_queryable_by_its_run_id(history):
     warehouse = history["warehouse"]
     runs = query(warehouse, "SELECT run_id, as_of::varchar, status FROM runs ORDER BY run_id")
@@ -99,12 +106,14 @@ def test_the_backfill_is_stored_and_queryable_by_its_run_id(history):
     assert list(days.day) == ["2024-06-15", "2024-06-30", "2024-07-21"]
 
 
+@slow
 def test_tier_transitions_compare_the_two_newest_as_of_days(history):
     warehouse = history["warehouse"]
     assert history["transitions after backfill"] == _transitions_between(warehouse, 1, 2)
     assert history["transitions after backfill"] != _transitions_between(warehouse, 3, 2)
 
 
+@slow
 def test_a_rerun_of_the_newest_day_replaces_it(history):
     warehouse = history["warehouse"]
     assert history["rerun"] == 4
@@ -118,6 +127,7 @@ def test_a_rerun_of_the_newest_day_replaces_it(history):
     assert _transitions(warehouse) == _transitions_between(warehouse, 1, 4)
 
 
+@slow
 def test_the_ledger_says_which_run_is_the_latest(history):
     with duckdb.connect(str(history["warehouse"]), read_only=True) as con:
         assert latest_run_id(con) == 4

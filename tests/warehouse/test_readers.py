@@ -34,6 +34,7 @@ print(reads, errors, torn)
 """
 
 
+@pytest.mark.slow
 def test_readers_never_fail_or_see_a_partial_run(write_pipeline, tmp_path):
     good = load_pipeline(write_pipeline(FIXTURES / "events_tiny.csv"))
     bad = load_pipeline(write_pipeline(FIXTURES / "events_bad_rows.csv", name="bad.toml"))
