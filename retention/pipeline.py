@@ -142,7 +142,10 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     """Every stage up to publishing; returns the staging counts, the unpublished export
     and whether the run is now the latest (False for a backfill of an older day)."""
     with _stage(con, run_id, "staging") as rows:
-        counts = stage_events(con, pipeline, run_id)
+        stage = stage_events
+        if pipeline.run.engine == "spark":  # imported here: `import retention` stays light
+            from retention.engines.spark.staging import stage_events_on_spark as stage
+        counts = stage(con, pipeline, run_id)
         rows.append(counts.rows_staged)
     log.info(
         "  %s rows read, %s staged, %s rejected, %s duplicates, %s after as_of %s",
@@ -156,7 +159,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     check_reject_ratio(con, counts, pipeline, run_id)
     with _stage(con, run_id, "features") as rows:
         build = build_features
-        if pipeline.run.engine == "spark":  # imported here: `import retention` stays light
+        if pipeline.run.engine == "spark":
             from retention.engines.spark.features import build_features_on_spark as build
         rows.append(build(con, pipeline, run_id, counts.as_of))
     users = rows[0]

@@ -47,6 +47,13 @@ QUERIES = {
     table: f"SELECT * EXCLUDE (run_id) FROM {table} ORDER BY {key}"
     for table, key in PER_USER_TABLES.items()
 }
+# staging's outcome: the row counts and every rejected row (the sample's events
+# are typed Parquet, so they stage on Spark)
+QUERIES["runs"] = (
+    "SELECT as_of, rows_read, rows_staged, rows_rejected, rows_duplicate, rows_after_as_of "
+    "FROM runs"
+)
+QUERIES["rejected_events"] = "SELECT * EXCLUDE (run_id) FROM rejected_events ORDER BY ALL"
 # The fits on the driver, from the triples aggregated on Spark. Fit times
 # differ; a fit that was not used (a fallback row says why) is compared by
 # that row only: an unidentified Gamma-Gamma wanders along its flat ridge.
@@ -112,6 +119,10 @@ def _same(want, value, relative: float = 1e-9) -> bool:
 def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
     spark = run_pipeline(load_pipeline(sample_pipeline(tmp_path, "spark")))
     assert_same_tables(duckdb_warehouse, spark.warehouse)
+    with duckdb.connect(str(spark.warehouse), read_only=True) as con:
+        steps = {row[0] for row in con.execute("SELECT step FROM run_steps").fetchall()}
+    assert {"spark parsed_events", "spark dedup"} <= steps  # staged on Spark
+    assert "hand the staged events to spark" not in steps
     lake = tmp_path / "lake" / f"run_{spark.run_id}"
     assert sorted(p.name for p in lake.iterdir()) == [
         "activity_predictions",

@@ -1,7 +1,8 @@
 """The features stage on Spark: staged events -> user_features and the day roll-ups.
 
-DuckDB stages the events (the parsing rules are DuckDB SQL) and hands them to
-Spark as Parquet in the run's lake folder; Spark runs the same `sql/features/`
+The staged events are in the run's lake folder: staged there by Spark
+(engines/spark/staging.py), or staged by DuckDB and handed over as Parquet
+(a source whose text DuckDB's rules parse); Spark runs the same `sql/features/`
 models (transpiled by sqlglot, or a `name.spark.sql` variant where DuckDB's
 version is outside the portable subset) and writes each per-user table as
 Parquet beside them. The tables are then read into the warehouse inside the
@@ -67,12 +68,15 @@ def build_features_on_spark(
     con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, as_of: dt.date
 ) -> int:
     """Write this run's user_features and product_rhythm via Spark; returns the number of users."""
-    folder = run_folder(pipeline, run_id)
-    with step("hand the staged events to spark"):
-        con.execute(
-            f"COPY (SELECT * FROM stg_events) TO {quote_literal(str(folder / 'stg_events'))} "
-            "(FORMAT parquet, PER_THREAD_OUTPUT true)"
-        )
+    if staged_on_duckdb(con):
+        folder = run_folder(pipeline, run_id)
+        with step("hand the staged events to spark"):
+            con.execute(
+                f"COPY (SELECT * FROM stg_events) TO {quote_literal(str(folder / 'stg_events'))} "
+                "(FORMAT parquet, PER_THREAD_OUTPUT true)"
+            )
+    else:  # staged on Spark (engines/spark/staging.py), into this run's emptied folder
+        folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
     params = {**feature_params(pipeline, run_id, as_of), "min_gaps": MIN_RHYTHM_GAPS}
     spark.read.parquet(str(folder / "stg_events")).createOrReplaceTempView("stg_events")
@@ -89,6 +93,12 @@ def build_features_on_spark(
     return con.execute(
         "SELECT count(*) FROM user_features WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]
+
+
+def staged_on_duckdb(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this run's events were staged on DuckDB (its temp view stg_events)."""
+    query = "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name = 'stg_events'"
+    return con.execute(query).fetchall()[0][0] > 0
 
 
 def run_model(spark, name: str, params: dict, sql: str | None = None):

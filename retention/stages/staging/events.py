@@ -85,17 +85,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         "INSERT INTO event_type_map VALUES (?, ?)", list(pipeline.events.event_type_map)
     )
     run_sql(con, "staging/macros.sql", {})
-    params = {
-        "run_id": run_id,
-        "use_event_time_format": pipeline.events.event_time_format is not None,
-        "event_time_format": pipeline.events.event_time_format or "%Y-%m-%d %H:%M:%S",
-        "event_time_format_is_date": _is_date_format(pipeline.events.event_time_format),
-        "min_event_time": pipeline.min_event_time,
-        "max_event_time": MAX_EVENT_TIME,
-        "amount_mapped": "amount" in pipeline.events.columns,
-        "decimal_comma": pipeline.events.decimal_separator == ",",
-        "timezone": pipeline.run.timezone,
-    }
+    params = staging_params(pipeline, run_id)
     drop_staged_events(con)
     run_sql(
         con,
@@ -103,8 +93,12 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         params,
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
-    params["as_of"] = pipeline.run.as_of or _latest_event_date(con, pipeline)
-    _warn_about_as_of(con, params["as_of"])
+    params["as_of"] = pipeline.run.as_of or latest_event_date(
+        run_sql(con, "staging/latest_event_date.sql", {}).fetchall()[0][0], pipeline
+    )
+    warn_about_as_of(
+        params["as_of"], *run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
+    )
     run_sql(
         con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
     )
@@ -147,9 +141,24 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     )
 
 
-def _warn_about_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    """A run at an as_of before all the data, or long after it, is almost always a mistake."""
-    first, last = run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
+def staging_params(pipeline: Pipeline, run_id: int) -> dict:
+    """The parameters of the staging models (parsed_events.sql and the ones after it)."""
+    return {
+        "run_id": run_id,
+        "use_event_time_format": pipeline.events.event_time_format is not None,
+        "event_time_format": pipeline.events.event_time_format or "%Y-%m-%d %H:%M:%S",
+        "event_time_format_is_date": _is_date_format(pipeline.events.event_time_format),
+        "min_event_time": pipeline.min_event_time,
+        "max_event_time": MAX_EVENT_TIME,
+        "amount_mapped": "amount" in pipeline.events.columns,
+        "decimal_comma": pipeline.events.decimal_separator == ",",
+        "timezone": pipeline.run.timezone,
+    }
+
+
+def warn_about_as_of(as_of: dt.date, first: dt.date | None, last: dt.date | None) -> None:
+    """A run at an as_of before all the data (the usable events' first and last
+    days), or long after it, is almost always a mistake."""
     if first is None:
         return
     if as_of < first:
@@ -218,8 +227,8 @@ def _is_date_format(time_format: str | None) -> bool:
     return TIME_OF_DAY_DIRECTIVES.search(time_format.replace("%%", "")) is None
 
 
-def _latest_event_date(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> dt.date:
-    latest = run_sql(con, "staging/latest_event_date.sql", {}).fetchall()[0][0]
+def latest_event_date(latest: dt.date | None, pipeline: Pipeline) -> dt.date:
+    """as_of = "latest": the last day with a usable event, which must exist."""
     if latest is None:
         raise SourceError(
             f"[source.events] path {pipeline.events.path}: no usable event to take "

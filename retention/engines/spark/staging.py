@@ -1,0 +1,258 @@
+"""The staging stage on Spark, for event files whose times are already typed.
+
+A Parquet source whose event_time is a timestamp column (and whose amount,
+if mapped, is a number) needs no text parsing: Spark reads the files,
+applies the same reasons in the same order (sql/staging/parsed_events.spark.sql)
+and removes duplicates with the same portable models as DuckDB, and the
+staged events land in the run's lake folder, where the features read them.
+Every other source stages on DuckDB as before and is handed to Spark as
+Parquet: text times are parsed by DuckDB's rules (its formats, offsets,
+epoch digits and DST choices), which Spark's parsers do not share, and CSV
+and JSON files by DuckDB's readers and rejected-line numbers (README, "Past
+one machine"). `why_not_on_spark` says which.
+
+The rejected rows and the copies of repeated events are few: they come back
+to DuckDB, which writes rejected_events from them with its own text casts, so
+the table reads the same on both engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import duckdb
+
+from retention.config.pipeline_file import EVENT_COLUMNS, Pipeline
+from retention.config.source_keys import is_url
+from retention.engines.spark.features import run_folder, run_model
+from retention.engines.spark.session import spark_session
+from retention.sources.files import OpenedSource, detect_format, open_source, resolve_files
+from retention.stages.staging.events import (
+    STAGING_MODELS,
+    StagingCounts,
+    latest_event_date,
+    stage_events,
+    staging_params,
+    warn_about_as_of,
+)
+from retention.warehouse.ledger import stored_table
+from retention.warehouse.sql_files import quote_literal, run_sql
+from retention.warehouse.steps import step
+
+log = logging.getLogger(__name__)
+# strip_blank's pattern (sql/staging/macros.sql) for Java's regex engine: its
+# \s and \v together are RE2's \s and \v (and U+0085, U+2028, U+2029, which
+# \p{Z} and \x{85} hold anyway), so it strips the same characters.
+BLANK_PATTERN = r"^[\s\v\p{Z}\x{85}]+|[\s\v\p{Z}\x{85}]+$"
+# DuckDB's names of the source types Spark reads to the same values
+TIME_TYPES = ("TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE")
+NUMBER_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+# a text column may also be an integer column (both engines write its digits)
+TEXT_TYPES = ("VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT")
+# the models' tables on Spark, written to the lake for the steps after them
+TABLES = ("parsed_events", *(name for name, kind in STAGING_MODELS if kind == "TABLE"))
+
+
+def stage_events_on_spark(
+    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
+) -> StagingCounts:
+    """Stage this run's events on Spark where the source allows, else on DuckDB."""
+    source = pipeline.events
+    reason = _why_not_before_opening(pipeline)
+    opened = None
+    if reason is None:
+        opened = open_source(con, source, "src_events_raw")
+        reason = why_not_on_spark(pipeline, opened.column_types)
+    if reason is not None:
+        log.info("  staging on DuckDB: %s", reason)
+        return stage_events(con, pipeline, run_id)
+    return _stage(con, pipeline, run_id, opened)
+
+
+def _why_not_before_opening(pipeline: Pipeline) -> str | None:
+    source = pipeline.events
+    if source.format == "postgres":
+        return f"{source.section} is a PostgreSQL table"
+    if is_url(source.path):
+        return f"{source.section} path {source.path} is in object storage"
+    files, hive = resolve_files(source)
+    if hive:
+        return f"{source.section} path {source.path} is a hive-partitioned folder"
+    fmt = detect_format(source, files)
+    if fmt != "parquet":
+        return f"{source.section} files are {fmt}, whose text DuckDB's readers parse"
+    return None
+
+
+def why_not_on_spark(pipeline: Pipeline, column_types: dict[str, str]) -> str | None:
+    """Why a Parquet source with these column types stages on DuckDB (None: on Spark)."""
+    columns = pipeline.events.columns
+    where = pipeline.events.section
+    time_type = column_types[columns["event_time"]]
+    if time_type not in TIME_TYPES:
+        return (
+            f"{where} event_time column {columns['event_time']!r} is {time_type}, not a timestamp"
+        )
+    amount = columns.get("amount")
+    if amount is not None and column_types[amount] not in NUMBER_TYPES:
+        return f"{where} amount column {amount!r} is {column_types[amount]}, not a number"
+    for contract in EVENT_COLUMNS:
+        name = columns.get(contract)
+        if contract not in ("event_time", "amount") and name is not None:
+            if column_types[name] not in TEXT_TYPES:
+                return f"{where} {contract} column {name!r} is {column_types[name]}, not text"
+    return None
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, opened: OpenedSource
+) -> StagingCounts:
+    folder = run_folder(pipeline, run_id)
+    spark = spark_session(pipeline.spark)
+    # mergeSchema: files with different columns are read by name, as DuckDB's union_by_name
+    reader = spark.read.option("mergeSchema", "true") if len(opened.files) > 1 else spark.read
+    reader.parquet(*opened.files).createOrReplaceTempView("src_events_raw")
+    spark.sql(
+        _mapping_sql(pipeline), args={"default_event_type": pipeline.events.default_event_type}
+    ).createOrReplaceTempView("src_events")
+    spark.createDataFrame(
+        list(pipeline.events.event_type_map), "source_value string, event_type string"
+    ).createOrReplaceTempView("event_type_map")
+    params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
+    with step("spark parsed_events"):
+        _write(
+            spark, run_model(spark, "staging/parsed_events.sql", params), folder, "parsed_events"
+        )
+    latest = run_model(spark, "staging/latest_event_date.sql", {}).first()[0]
+    params["as_of"] = pipeline.run.as_of or latest_event_date(latest, pipeline)
+    warn_about_as_of(params["as_of"], *run_model(spark, "staging/event_date_range.sql", {}).first())
+    spark.createDataFrame(
+        [(run_id, params["as_of"])], "run_id bigint, as_of date"
+    ).createOrReplaceTempView("staging_settings")
+    with step("spark dedup"):
+        for name, kind in STAGING_MODELS:
+            frame = run_model(spark, f"staging/{name}.sql", {})
+            if kind == "TABLE":
+                _write(spark, frame, folder, name)
+            else:
+                frame.createOrReplaceTempView(name)
+        spark.table("stg_events").write.parquet(str(folder / "stg_events"))
+    read, rejected, after = run_model(spark, "staging/staging_counts.sql", params).first()
+    with step("rejected rows to duckdb"):
+        rejected += _rejected_events(con, spark, folder, opened.files, params)
+    staged_files = quote_literal(str(folder / "stg_events" / "*.parquet"))
+    staged = con.execute(f"SELECT count(*) FROM read_parquet({staged_files})").fetchall()[0][0]
+    if pipeline.run.keep_staged_events:
+        con.execute(
+            f"INSERT INTO {stored_table(con, 'stg_events')} BY NAME "
+            f"SELECT * FROM read_parquet({staged_files})"
+        )
+    for name in TABLES:
+        shutil.rmtree(folder / name)
+    return StagingCounts(
+        rows_read=read,
+        rows_staged=staged,
+        rows_rejected=rejected,
+        rows_duplicate=read - rejected - after - staged,
+        rows_after_as_of=after,
+        as_of=params["as_of"],
+    )
+
+
+def _write(spark, frame, folder: Path, name: str) -> None:
+    """A Spark table of the run's staging, written once and read back as view `name`."""
+    frame.write.parquet(str(folder / name))
+    spark.read.parquet(str(folder / name)).createOrReplaceTempView(name)
+
+
+def _rejected_events(
+    con: duckdb.DuckDBPyConnection, spark, folder: Path, files: list[str], params: dict
+) -> int:
+    """Write rejected_events from Spark's rejected rows and conflicting copies; returns
+    the conflicting copies (the caller counted the rejected rows)."""
+    rows = folder / "rejected_rows"
+    spark.table("parsed_events").where("reject_reason IS NOT NULL").coalesce(1).write.parquet(
+        str(rows)
+    )
+    copies = folder / "conflicting_copies"
+    spark.table("repeated_copies").where("is_conflicting").coalesce(1).write.parquet(str(copies))
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW rejected_rows AS SELECT * FROM "
+        f"read_parquet({quote_literal(str(rows / '*.parquet'))})"
+    )
+    uris = con.execute("SELECT DISTINCT rejected_source_uri FROM rejected_rows").fetchall()
+    uris = [uri for (uri,) in uris]
+    con.execute("CREATE OR REPLACE TEMP TABLE source_files (uri VARCHAR, source_file VARCHAR)")
+    con.executemany("INSERT INTO source_files VALUES (?, ?)", _source_names(uris, files))
+    run_sql(
+        con,
+        "staging/spark_rejected_rows.sql",
+        {},
+        prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
+    )
+    con.execute("DROP VIEW rejected_rows; DROP TABLE source_files")
+    run_sql(
+        con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE repeated_copies AS SELECT * FROM "
+        f"read_parquet({quote_literal(str(copies / '*.parquet'))})"
+    )
+    conflicting = run_sql(
+        con,
+        "staging/rejected_conflicting_copies.sql",
+        params,
+        prefix="INSERT INTO rejected_events BY NAME",
+    ).fetchall()[0][0]
+    shutil.rmtree(rows)
+    shutil.rmtree(copies)
+    return conflicting
+
+
+def _source_names(uris: list[str | None], files: list[str]) -> list[tuple[str, str]]:
+    """Spark's URI of each file that had a rejected row -> the name the DuckDB engine gives it."""
+    by_path = {os.path.realpath(name): name for name in files}
+    out = []
+    for uri in uris:
+        if uri is not None:
+            path = os.path.realpath(unquote(urlparse(uri).path))
+            out.append((uri, by_path.get(path, path)))
+    return out
+
+
+def _mapping_sql(pipeline: Pipeline) -> str:
+    """`src_events` on Spark: the source under contract names, as staging.events maps it
+    on DuckDB (text columns as text, the typed time and amount as they are); the
+    default event type is the parameter :default_event_type (Spark's string
+    literals would read a backslash in it as an escape)."""
+    columns = pipeline.events.columns
+    select = []
+    for contract in EVENT_COLUMNS:
+        if contract in ("event_time", "amount"):
+            select.append(f"CAST(NULL AS STRING) AS {contract}")
+        elif contract in columns:
+            select.append(f"CAST({_quote(columns[contract])} AS STRING) AS {contract}")
+        elif contract == "product_id":
+            select.append("'default' AS product_id")
+        elif contract == "event_type":
+            select.append(":default_event_type AS event_type")
+        else:
+            select.append(f"CAST(NULL AS STRING) AS {contract}")
+    amount = columns.get("amount")
+    select += [
+        f"CAST({_quote(columns['event_time'])} AS TIMESTAMP_NTZ) AS event_time_typed",
+        f"CAST({_quote(amount)} AS DOUBLE) AS amount_typed"
+        if amount
+        else "CAST(NULL AS DOUBLE) AS amount_typed",
+        "input_file_name() AS source_uri",
+    ]
+    return "SELECT " + ", ".join(select) + " FROM src_events_raw"
+
+
+def _quote(name: str) -> str:
+    """A source column name quoted for Spark SQL."""
+    return "`" + name.replace("`", "``") + "`"

@@ -1,0 +1,242 @@
+"""Staging on Spark gives DuckDB's staging: the same staged events, rejected rows with the
+same reasons and text, and the same counts, for a typed Parquet source full of odd rows.
+
+Odd rows: blank and whitespace-only ids of every kind, unmapped and padded
+event types, missing, too early and too late times, NaN, infinite, huge and
+missing amounts, copies of one event (identical and conflicting, and one id
+in two products), two files with their columns in another order, and a time
+zone west of Greenwich, whose summer days start at 04:00 UTC. Staging runs on its
+own here (no features), on each engine, into one warehouse each. Also: the
+blank pattern strips what DuckDB's strip_blank strips, code point by code
+point, and the sources that cannot stage on Spark say why. Marked `spark`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from retention.config.pipeline_file import load_pipeline
+from retention.config.spark import SparkSettings
+from retention.stages.staging.events import stage_events
+from retention.warehouse.schema import create_schema
+from tests.conftest import REPO, pipeline_text
+
+pytestmark = pytest.mark.spark
+pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra")
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("Spark needs Java (e.g. Debian's default-jre-headless)", allow_module_level=True)
+
+from retention.engines.spark.features import lake_folder  # noqa: E402
+from retention.engines.spark.session import spark_session  # noqa: E402
+from retention.engines.spark.staging import (  # noqa: E402
+    BLANK_PATTERN,
+    stage_events_on_spark,
+    why_not_on_spark,
+)
+
+SPARK = """
+[spark]
+master = "local[2]"
+lake = "out/lake"
+[spark.conf]
+"spark.sql.shuffle.partitions" = 4
+"spark.driver.host" = "127.0.0.1"
+"spark.driver.bindAddress" = "127.0.0.1"
+"""
+SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("user_id", pa.string()),
+        ("event_time", pa.timestamp("us")),
+        ("event_type", pa.string()),
+        ("amount", pa.float64()),
+        ("product_id", pa.string()),
+        ("channel", pa.string()),
+    ]
+)
+STG_COLUMNS = (
+    "run_id, product_id, user_id, event_id, event_time, event_date, event_type, "
+    "source_event_type, amount, channel"
+)
+T0 = dt.datetime(2024, 6, 1, 12, 0)
+BLANKS = [None, "", " ", "\t", "\r\n", "\u00a0", "\u3000", "\u2028", "\x85", "\u200b"]
+
+
+def odd_rows() -> list[dict]:
+    """One dict per source row; every odd case next to a plain one."""
+    rows = []
+
+    def add(**row):
+        base = {
+            "event_id": f"e{len(rows)}",
+            "user_id": f"u{len(rows) % 7}",
+            "event_time": T0 + dt.timedelta(hours=len(rows)),
+            "event_type": "visit",
+            "amount": None,
+            "product_id": "shop",
+            "channel": "web",
+        }
+        rows.append({**base, **row})
+
+    for blank in BLANKS:  # \u200b is not white space: a real (odd) value
+        add(user_id=blank)
+        add(product_id=blank)
+        add(event_type=blank)
+        add(event_id=blank, user_id="u1")
+        add(channel=blank)
+    add(user_id=" padded\t")
+    add(user_id="\u00e9l\u00e8ve")  # starts with a non-ASCII letter
+    add(event_type=" PURCHASE ", amount=12.5)
+    add(event_type="Order", amount=3.0)
+    add(event_type="refund", amount=-4.25)
+    add(event_type="unknown thing")
+    add(event_time=None)
+    add(event_time=dt.datetime(1960, 1, 1))
+    add(event_time=dt.datetime(2300, 1, 1))
+    add(event_time=dt.datetime(2024, 6, 2, 3, 59, 59, 999999))  # June 1st in New York
+    add(event_time=dt.datetime(2024, 6, 2, 4, 0, 0, 1))
+    for amount in (math.nan, math.inf, -math.inf, 1e16, -1e15, 1e15, None, 0.1 + 0.2, 1e20):
+        add(event_type="purchase", amount=amount)
+    add(event_time=dt.datetime(2024, 7, 30))  # after as_of
+    for _ in range(3):  # one event delivered three times, identical
+        add(event_id="same", user_id="u3", event_time=T0, event_type="purchase", amount=9.0)
+    add(event_id="clash", user_id="u4", event_time=T0, event_type="purchase", amount=5.0)
+    add(event_id="clash", user_id="u4", event_time=T0, event_type="purchase", amount=6.0)
+    add(event_id="clash", user_id="u5", event_time=T0, event_type="purchase", amount=5.0)
+    add(event_id="both", product_id="shop")
+    add(event_id="both", product_id="app")
+    add(event_id=" both ", product_id="app")  # the same id once stripped: a copy
+    return rows
+
+
+def write_source(folder: Path) -> Path:
+    """Two Parquet files of the odd rows, the second with its columns in another order."""
+    rows = odd_rows()
+    folder.mkdir()
+    half = len(rows) // 2
+    first = pa.Table.from_pylist(rows[:half], schema=SCHEMA)
+    pq.write_table(first, folder / "a.parquet")
+    second = pa.Table.from_pylist(rows[half:], schema=SCHEMA)
+    pq.write_table(second.select(list(reversed(second.column_names))), folder / "b.parquet")
+    return folder / "*.parquet"
+
+
+def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30"):
+    """Stage `source` on `engine` in a warehouse of its own; returns (counts, stg, rejected)."""
+    folder = tmp_path / engine
+    folder.mkdir()
+    text = pipeline_text(source, as_of=as_of, run_extra='timezone = "America/New_York"')
+    text = text.replace("[run]\n", f'[run]\nengine = "{engine}"\n', 1) + SPARK
+    (folder / "pipeline.toml").write_text(text, encoding="utf-8")
+    pipeline = load_pipeline(folder / "pipeline.toml")
+    con = duckdb.connect(str(folder / "w.duckdb"))
+    create_schema(con)
+    stage = stage_events_on_spark if engine == "spark" else stage_events
+    counts = stage(con, pipeline, 1)
+    relation = "stg_events"
+    if engine == "spark":
+        relation = f"read_parquet('{lake_folder(pipeline, 1) / 'stg_events' / '*.parquet'}')"
+    stg = con.execute(f"SELECT {STG_COLUMNS} FROM {relation} ORDER BY ALL NULLS FIRST").fetchall()
+    rejected = con.execute("SELECT * FROM rejected_events ORDER BY ALL NULLS FIRST").fetchall()
+    con.close()
+    return counts, stg, rejected
+
+
+def test_odd_rows_stage_alike_on_both_engines(tmp_path):
+    source = write_source(tmp_path / "events")
+    duck_counts, duck_stg, duck_rejected = staged(tmp_path, "duckdb", source)
+    spark_counts, spark_stg, spark_rejected = staged(tmp_path, "spark", source)
+    assert spark_counts == duck_counts
+    # 27 blank ids, products and types (9 blanks x 3; U+200B is not white space),
+    # 3 times, 6 amounts, 3 conflicting copies; 2 copies of "same" are duplicates
+    assert duck_counts.rows_rejected == 39 and duck_counts.rows_duplicate == 2
+    assert duck_counts.rows_after_as_of == 1
+    assert len(duck_stg) == duck_counts.rows_staged
+    assert spark_stg == duck_stg
+    assert spark_rejected == duck_rejected
+    reasons = {row[1] for row in duck_rejected}
+    assert reasons >= {
+        "missing_user_id",
+        "missing_product_id",
+        "missing_event_type",
+        "missing_event_time",
+        "event_time_out_of_range",
+        "amount_out_of_range",
+        "missing_amount",
+        "conflicting_duplicate",
+    }
+    # the day is New York's (UTC-4 in June): 03:59:59 UTC on June 2nd is June 1st there
+    days = {row[4]: row[5] for row in duck_stg}
+    assert days[dt.datetime(2024, 6, 2, 3, 59, 59, 999999)] == dt.date(2024, 6, 1)
+    assert days[dt.datetime(2024, 6, 2, 4, 0, 0, 1)] == dt.date(2024, 6, 2)
+
+
+def test_latest_as_of_is_the_last_usable_day_on_both(tmp_path):
+    source = write_source(tmp_path / "events")
+    duck, _, _ = staged(tmp_path, "duckdb", source, as_of="latest")
+    spark, _, _ = staged(tmp_path, "spark", source, as_of="latest")
+    assert spark.as_of == duck.as_of == dt.date(2024, 7, 29)  # midnight UTC is the 29th there
+
+
+def test_the_blank_pattern_strips_what_duckdb_strips():
+    """Every code point up to U+3100 (and a few past it) alone, doubled, around a letter
+    and after one: Java's regex classes strip the same characters as RE2's."""
+    values = []
+    for point in [*range(0x3100), 0xFEFF, 0x1F600]:
+        if not 0xD800 <= point < 0xE000:
+            c = chr(point)
+            values += [c, c + c, c + "a" + c, "a" + c]
+    con = duckdb.connect()
+    con.execute((REPO / "sql" / "staging" / "macros.sql").read_text(encoding="utf-8"))
+    expected = [
+        row[0]
+        for row in con.execute(
+            "SELECT strip_blank(v) FROM unnest($v) AS t(v)", {"v": values}
+        ).fetchall()
+    ]
+    spark = spark_session(SparkSettings(master="local[2]"))
+    frame = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
+    frame.createOrReplaceTempView("blank_values")
+    stripped = spark.sql(
+        "SELECT i, nullif(regexp_replace(v, :pattern, ''), '') FROM blank_values ORDER BY i",
+        args={"pattern": BLANK_PATTERN},
+    ).collect()
+    assert [row[1] for row in stripped] == expected
+
+
+@pytest.mark.parametrize(
+    ("column_types", "reason"),
+    [
+        ({"event_time": "VARCHAR"}, "event_time column 'event_time' is VARCHAR, not a timestamp"),
+        ({"event_time": "DATE"}, "event_time column 'event_time' is DATE, not a timestamp"),
+        ({"amount": "VARCHAR"}, "amount column 'amount' is VARCHAR, not a number"),
+        ({"amount": "DECIMAL(18,2)"}, "amount column 'amount' is DECIMAL(18,2), not a number"),
+        ({"user_id": "DOUBLE"}, "user_id column 'user_id' is DOUBLE, not text"),
+        ({}, None),
+        ({"event_time": "TIMESTAMP WITH TIME ZONE", "user_id": "BIGINT"}, None),
+    ],
+)
+def test_sources_that_stage_on_duckdb_say_why(tmp_path, column_types, reason):
+    (tmp_path / "pipeline.toml").write_text(pipeline_text("events.parquet"), encoding="utf-8")
+    pipeline = load_pipeline(tmp_path / "pipeline.toml")
+    types = {
+        "user_id": "VARCHAR",
+        "event_time": "TIMESTAMP",
+        "event_type": "VARCHAR",
+        "amount": "DOUBLE",
+        "product_id": "VARCHAR",
+        "channel": "VARCHAR",
+        "event_id": "VARCHAR",
+        **column_types,
+    }
+    found = why_not_on_spark(pipeline, types)
+    assert found == (None if reason is None else f"[source.events] {reason}")
