@@ -35,7 +35,7 @@ pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java (e.g. Debian's default-jre-headless)", allow_module_level=True)
 
-from retention.engines.spark.features import lake_folder  # noqa: E402
+from retention.engines.spark.lake_files import lake_folder  # noqa: E402
 from retention.engines.spark.session import spark_session  # noqa: E402
 from retention.engines.spark.staging import (  # noqa: E402
     BLANK_PATTERN,

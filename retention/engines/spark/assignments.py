@@ -23,7 +23,8 @@ import logging
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
-from retention.engines.spark.features import lake_folder, run_model
+from retention.engines.spark.features import run_model
+from retention.engines.spark.lake_files import insert_from_lake, lake_folder, read_lake_views
 from retention.engines.spark.scores import duckdb_types, hand_over, rules_on_spark
 from retention.engines.spark.session import spark_session
 from retention.stages.playbooks import (
@@ -33,7 +34,7 @@ from retention.stages.playbooks import (
     build_channel_tables,
     playbook_choice_sql,
 )
-from retention.warehouse.sql_files import column_types, quote_literal, read_sql
+from retention.warehouse.sql_files import column_types, read_sql
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,7 @@ def build_assignments_on_spark(
     """Write this run's playbook_assignments via Spark; returns the number of users assigned."""
     folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
-    for view, table in LAKE_TABLES.items():
-        spark.read.parquet(str(folder / table)).createOrReplaceTempView(view)
+    read_lake_views(spark, folder, LAKE_TABLES)
     params = assignment_params(pipeline, run_id, as_of)
     with step("spark playbook choice"):
         _choose_playbooks(con, spark, pipeline, run_id)
@@ -61,8 +61,7 @@ def build_assignments_on_spark(
     with step("spark playbook_assignments"):
         frame = run_model(spark, "playbooks/playbook_assignments.sql", params)
         frame.write.parquet(str(folder / "playbook_assignments"))
-    files = quote_literal(str(folder / "playbook_assignments" / "*.parquet"))
-    con.execute(f"INSERT INTO playbook_assignments BY NAME SELECT * FROM read_parquet({files})")
+    insert_from_lake(con, "playbook_assignments", folder, "playbook_assignments")
     return assigned_users(con, run_id)
 
 

@@ -15,13 +15,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import shutil
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
+from retention.engines.spark.lake_files import (
+    insert_from_lake,
+    lake_files,
+    lake_folder,
+    read_lake_views,
+    run_folder,
+    write_lake_view,
+)
 from retention.engines.spark.session import spark_session
 from retention.stages.features import (
     FEATURE_MODELS,
@@ -38,20 +45,6 @@ log = logging.getLogger(__name__)
 STORED = {"user_features": "user_features", "product_rhythm": "product_rhythm"}
 TEMP = SHARED_MODELS
 MARKER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")  # Spark's :name parameters
-
-
-def lake_folder(pipeline: Pipeline, run_id: int) -> Path:
-    """This run's lake folder, `lake/run_<id>/` (one subfolder of Parquet per table)."""
-    return pipeline.spark.lake_dir(pipeline.run.warehouse) / f"run_{run_id}"
-
-
-def run_folder(pipeline: Pipeline, run_id: int) -> Path:
-    """This run's lake folder, emptied first (an unpublished run may have used the id)."""
-    folder = lake_folder(pipeline, run_id)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    return folder
 
 
 def spark_sql(name: str) -> str:
@@ -79,14 +72,14 @@ def build_features_on_spark(
         folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
     params = {**feature_params(pipeline, run_id, as_of), "min_gaps": MIN_RHYTHM_GAPS}
-    spark.read.parquet(str(folder / "stg_events")).createOrReplaceTempView("stg_events")
+    read_lake_views(spark, folder, {"stg_events": "stg_events"})
     with step("spark features"):
         for model in (*SHARED_MODELS, *FEATURE_MODELS, "user_features", "product_rhythm"):
             frame = run_model(spark, f"features/{model}.sql", params)
             if model in STORED or model in TEMP:
-                frame.write.parquet(str(folder / model))
-                frame = spark.read.parquet(str(folder / model))
-            frame.createOrReplaceTempView(model)
+                write_lake_view(spark, frame, folder, model)
+            else:
+                frame.createOrReplaceTempView(model)
     with step("read the spark tables"):
         _load(con, folder, run_id)
     drop_staged_events(con)
@@ -113,8 +106,7 @@ def _load(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int) -> None:
     """The Spark tables into the warehouse (stored ones) and temp tables (the roll-ups)."""
     con.execute("DELETE FROM product_rhythm WHERE run_id = $run_id", {"run_id": run_id})
     for table in STORED:
-        files = quote_literal(str(folder / table / "*.parquet"))
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({files})")
+        insert_from_lake(con, table, folder, table)
     for table in TEMP:
-        files = quote_literal(str(folder / table / "*.parquet"))
+        files = lake_files(folder, table)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet({files})")

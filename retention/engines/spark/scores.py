@@ -28,7 +28,13 @@ import pandas as pd
 
 from retention.config.defaults import NO_PURCHASE_SEGMENT
 from retention.config.pipeline_file import Pipeline
-from retention.engines.spark.features import lake_folder, run_model
+from retention.engines.spark.features import run_model
+from retention.engines.spark.lake_files import (
+    insert_from_lake,
+    lake_folder,
+    read_lake_views,
+    write_lake_view,
+)
 from retention.engines.spark.session import spark_session
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
@@ -37,6 +43,8 @@ from retention.warehouse.sql_files import column_types, quote_literal, read_sql,
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
+# the features stage's lake tables the scores and tiers read (view -> folder)
+FEATURE_TABLES = {"user_features": "user_features", "product_rhythm": "product_rhythm"}
 # DuckDB's tables the Spark join reads, copied into the lake (all small but user_survival)
 HANDED = ("purchase_predictions", "spend_params", "activity_predictions")
 # Spark type -> DuckDB type name, for the rules' column checks (retention/stages/rules.py)
@@ -60,8 +68,7 @@ def build_scores_on_spark(
     """Write this run's user_scores (via Spark) and model_params; returns the users scored."""
     folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
-    for table in ("user_features", "product_rhythm"):
-        spark.read.parquet(str(folder / table)).createOrReplaceTempView(table)
+    read_lake_views(spark, folder, FEATURE_TABLES)
     params = {"run_id": run_id, "unit_days": pipeline.run.unit_days, "as_of": as_of}
     with step("spark rfm"):
         _build_rfm(spark, pipeline, params, folder)
@@ -88,8 +95,7 @@ def build_scores_on_spark(
 def _build_rfm(spark, pipeline: Pipeline, params: dict, folder) -> None:
     """Spark view user_rfm: the scores and the segment of the ordered segment map."""
     scores = run_model(spark, "scores/rfm.sql", params)
-    scores.write.parquet(str(folder / "rfm_scores"))
-    spark.read.parquet(str(folder / "rfm_scores")).createOrReplaceTempView("rfm_scores")
+    write_lake_view(spark, scores, folder, "rfm_scores")
     inputs = run_model(spark, "scores/rfm_inputs.sql", params)
     inputs.createOrReplaceTempView("rfm_inputs")
     segment, _ = case_sql(pipeline.scores.rfm_segments, duckdb_types(inputs))
@@ -152,8 +158,7 @@ def _join_scores(con: duckdb.DuckDBPyConnection, spark, params: dict, folder) ->
     sql = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
     scores = run_model(spark, "scores/user_scores.sql", params, sql=sql)
     scores.write.parquet(str(folder / "user_scores"))
-    files = quote_literal(str(folder / "user_scores" / "*.parquet"))
-    con.execute(f"INSERT INTO user_scores BY NAME SELECT * FROM read_parquet({files})")
+    insert_from_lake(con, "user_scores", folder, "user_scores")
 
 
 def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:

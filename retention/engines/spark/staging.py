@@ -28,7 +28,13 @@ import duckdb
 
 from retention.config.pipeline_file import EVENT_COLUMNS, Pipeline
 from retention.config.source_keys import is_url
-from retention.engines.spark.features import run_folder, run_model
+from retention.engines.spark.features import run_model
+from retention.engines.spark.lake_files import (
+    insert_from_lake,
+    lake_files,
+    run_folder,
+    write_lake_view,
+)
 from retention.engines.spark.session import spark_session
 from retention.sources.files import OpenedSource, detect_format, open_source, resolve_files
 from retention.stages.staging.events import (
@@ -40,7 +46,7 @@ from retention.stages.staging.events import (
     warn_about_as_of,
 )
 from retention.warehouse.ledger import stored_table
-from retention.warehouse.sql_files import quote_literal, run_sql
+from retention.warehouse.sql_files import run_sql
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
@@ -124,7 +130,7 @@ def _stage(
     ).createOrReplaceTempView("event_type_map")
     params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
     with step("spark parsed_events"):
-        _write(
+        write_lake_view(
             spark, run_model(spark, "staging/parsed_events.sql", params), folder, "parsed_events"
         )
     latest = run_model(spark, "staging/latest_event_date.sql", {}).first()[0]
@@ -137,20 +143,17 @@ def _stage(
         for name, kind in STAGING_MODELS:
             frame = run_model(spark, f"staging/{name}.sql", {})
             if kind == "TABLE":
-                _write(spark, frame, folder, name)
+                write_lake_view(spark, frame, folder, name)
             else:
                 frame.createOrReplaceTempView(name)
         spark.table("stg_events").write.parquet(str(folder / "stg_events"))
     read, rejected, after = run_model(spark, "staging/staging_counts.sql", params).first()
     with step("rejected rows to duckdb"):
         rejected += _rejected_events(con, spark, folder, opened.files, params)
-    staged_files = quote_literal(str(folder / "stg_events" / "*.parquet"))
+    staged_files = lake_files(folder, "stg_events")
     staged = con.execute(f"SELECT count(*) FROM read_parquet({staged_files})").fetchall()[0][0]
     if pipeline.run.keep_staged_events:
-        con.execute(
-            f"INSERT INTO {stored_table(con, 'stg_events')} BY NAME "
-            f"SELECT * FROM read_parquet({staged_files})"
-        )
+        insert_from_lake(con, stored_table(con, "stg_events"), folder, "stg_events")
     for name in TABLES:
         shutil.rmtree(folder / name)
     return StagingCounts(
@@ -161,12 +164,6 @@ def _stage(
         rows_after_as_of=after,
         as_of=params["as_of"],
     )
-
-
-def _write(spark, frame, folder: Path, name: str) -> None:
-    """A Spark table of the run's staging, written once and read back as view `name`."""
-    frame.write.parquet(str(folder / name))
-    spark.read.parquet(str(folder / name)).createOrReplaceTempView(name)
 
 
 def _rejected_events(
@@ -182,7 +179,7 @@ def _rejected_events(
     spark.table("repeated_copies").where("is_conflicting").coalesce(1).write.parquet(str(copies))
     con.execute(
         "CREATE OR REPLACE TEMP VIEW rejected_rows AS SELECT * FROM "
-        f"read_parquet({quote_literal(str(rows / '*.parquet'))})"
+        f"read_parquet({lake_files(folder, rows.name)})"
     )
     uris = con.execute("SELECT DISTINCT rejected_source_uri FROM rejected_rows").fetchall()
     uris = [uri for (uri,) in uris]
@@ -200,7 +197,7 @@ def _rejected_events(
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE repeated_copies AS SELECT * FROM "
-        f"read_parquet({quote_literal(str(copies / '*.parquet'))})"
+        f"read_parquet({lake_files(folder, copies.name)})"
     )
     conflicting = run_sql(
         con,

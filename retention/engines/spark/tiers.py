@@ -28,11 +28,17 @@ import logging
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
-from retention.engines.spark.features import lake_folder, run_model
-from retention.engines.spark.scores import duckdb_types, hand_over, rules_on_spark
+from retention.engines.spark.features import run_model
+from retention.engines.spark.lake_files import insert_from_lake, lake_folder, read_lake_views
+from retention.engines.spark.scores import (
+    FEATURE_TABLES,
+    duckdb_types,
+    hand_over,
+    rules_on_spark,
+)
 from retention.engines.spark.session import spark_session
 from retention.stages.rules import case_sql, quantile_columns, quantile_select
-from retention.warehouse.sql_files import column_types, quote_identifier, quote_literal, read_sql
+from retention.warehouse.sql_files import column_types, quote_identifier, read_sql
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
@@ -45,8 +51,7 @@ def build_tiers_on_spark(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run
 
     folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
-    for table in ("user_features", "product_rhythm"):
-        spark.read.parquet(str(folder / table)).createOrReplaceTempView(table)
+    read_lake_views(spark, folder, FEATURE_TABLES)
     query = f"SELECT * FROM user_scores WHERE run_id = {int(run_id)}"
     hand_over(con, spark, query, folder / "user_scores_final", "user_scores")
     scores = list(column_types(con, "user_scores"))
@@ -64,8 +69,7 @@ def build_tiers_on_spark(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run
         )
         tiers = run_model(spark, "tier rules", {"run_id": run_id}, sql=sql)
         tiers.write.parquet(str(folder / "user_tiers"))
-    files = quote_literal(str(folder / "user_tiers" / "*.parquet"))
-    con.execute(f"INSERT INTO user_tiers BY NAME SELECT * FROM read_parquet({files})")
+    insert_from_lake(con, "user_tiers", folder, "user_tiers")
     return con.execute(
         "SELECT count(*) FROM user_tiers WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]

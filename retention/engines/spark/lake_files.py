@@ -1,0 +1,58 @@
+"""The run's lake folder, and the moves of tables into and out of it.
+
+Every Spark stage reads its inputs from `lake/run_<id>/<table>/` as views,
+writes what the next stage needs there as Parquet, and reads its stored
+tables into the warehouse from there (inside the stage's transaction, so a
+killed run publishes nothing). One module names and moves them all, so the
+stages cannot drift apart in how a table reaches the lake or the warehouse.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+
+from retention.config.pipeline_file import Pipeline
+from retention.warehouse.sql_files import quote_literal
+
+
+def lake_folder(pipeline: Pipeline, run_id: int) -> Path:
+    """This run's lake folder, `lake/run_<id>/` (one subfolder of Parquet per table)."""
+    return pipeline.spark.lake_dir(pipeline.run.warehouse) / f"run_{run_id}"
+
+
+def run_folder(pipeline: Pipeline, run_id: int) -> Path:
+    """This run's lake folder, emptied first (an unpublished run may have used the id)."""
+    folder = lake_folder(pipeline, run_id)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def read_lake_views(spark, folder: Path, tables: Mapping[str, str]) -> None:
+    """Register lake tables as Spark views: view name -> its folder in `folder`."""
+    for view, table in tables.items():
+        spark.read.parquet(str(folder / table)).createOrReplaceTempView(view)
+
+
+def write_lake_view(spark, frame, folder: Path, name: str) -> None:
+    """Write a Spark frame to the lake once and read it back as the view `name`
+    (a view over a plan would be recomputed by every later read)."""
+    frame.write.parquet(str(folder / name))
+    spark.read.parquet(str(folder / name)).createOrReplaceTempView(name)
+
+
+def lake_files(folder: Path, table: str) -> str:
+    """DuckDB's quoted glob of a lake table's Parquet files, for read_parquet()."""
+    return quote_literal(str(folder / table / "*.parquet"))
+
+
+def insert_from_lake(con: duckdb.DuckDBPyConnection, table: str, folder: Path, name: str) -> None:
+    """Append the lake table `name` to the warehouse table `table`, by column name."""
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({lake_files(folder, name)})"
+    )
