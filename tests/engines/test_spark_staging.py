@@ -26,9 +26,11 @@ import pytest
 
 from retention.config.pipeline_file import load_pipeline
 from retention.config.spark import SparkSettings
+from retention.sample.writer import SCHEMA  # the sample's event file columns
 from retention.stages.staging.events import stage_events
 from retention.warehouse.schema import create_schema
 from tests.conftest import REPO, pipeline_text
+from tests.engines.test_spark_assignments import SPARK  # local[2] on 127.0.0.1
 
 pytestmark = pytest.mark.spark
 pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra")
@@ -43,26 +45,6 @@ from retention.engines.spark.staging import (  # noqa: E402
     why_not_on_spark,
 )
 
-SPARK = """
-[spark]
-master = "local[2]"
-lake = "out/lake"
-[spark.conf]
-"spark.sql.shuffle.partitions" = 4
-"spark.driver.host" = "127.0.0.1"
-"spark.driver.bindAddress" = "127.0.0.1"
-"""
-SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("user_id", pa.string()),
-        ("event_time", pa.timestamp("us")),
-        ("event_type", pa.string()),
-        ("amount", pa.float64()),
-        ("product_id", pa.string()),
-        ("channel", pa.string()),
-    ]
-)
 STG_COLUMNS = (
     "run_id, product_id, user_id, event_id, event_time, event_date, event_type, "
     "source_event_type, amount, channel"

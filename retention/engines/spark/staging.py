@@ -40,6 +40,7 @@ from retention.sources.files import OpenedSource, detect_format, open_source, re
 from retention.stages.staging.events import (
     STAGING_MODELS,
     StagingCounts,
+    insert_rejected,
     latest_event_date,
     stage_events,
     staging_params,
@@ -133,9 +134,9 @@ def _stage(
         write_lake_view(
             spark, run_model(spark, "staging/parsed_events.sql", params), folder, "parsed_events"
         )
-    latest = run_model(spark, "staging/latest_event_date.sql", {}).first()[0]
-    params["as_of"] = pipeline.run.as_of or latest_event_date(latest, pipeline)
-    warn_about_as_of(params["as_of"], *run_model(spark, "staging/event_date_range.sql", {}).first())
+    first, last = run_model(spark, "staging/event_date_range.sql", {}).first()
+    params["as_of"] = pipeline.run.as_of or latest_event_date(last, pipeline)
+    warn_about_as_of(params["as_of"], first, last)
     spark.createDataFrame(
         [(run_id, params["as_of"])], "run_id bigint, as_of date"
     ).createOrReplaceTempView("staging_settings")
@@ -192,19 +193,12 @@ def _rejected_events(
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
     con.execute("DROP VIEW rejected_rows; DROP TABLE source_files")
-    run_sql(
-        con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
-    )
+    insert_rejected(con, "rejected_events", params)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE repeated_copies AS SELECT * FROM "
         f"read_parquet({lake_files(folder, copies.name)})"
     )
-    conflicting = run_sql(
-        con,
-        "staging/rejected_conflicting_copies.sql",
-        params,
-        prefix="INSERT INTO rejected_events BY NAME",
-    ).fetchall()[0][0]
+    conflicting = insert_rejected(con, "rejected_conflicting_copies", params)
     shutil.rmtree(rows)
     shutil.rmtree(copies)
     return conflicting

@@ -93,23 +93,13 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         params,
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
-    params["as_of"] = pipeline.run.as_of or latest_event_date(
-        run_sql(con, "staging/latest_event_date.sql", {}).fetchall()[0][0], pipeline
-    )
-    warn_about_as_of(
-        params["as_of"], *run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
-    )
-    run_sql(
-        con, "staging/rejected_events.sql", params, prefix="INSERT INTO rejected_events BY NAME"
-    )
+    first, last = run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
+    params["as_of"] = pipeline.run.as_of or latest_event_date(last, pipeline)
+    warn_about_as_of(params["as_of"], first, last)
+    insert_rejected(con, "rejected_events", params)
     malformed = 0
     if source.format == "csv":
-        malformed = run_sql(
-            con,
-            "staging/rejected_csv_lines.sql",
-            params,
-            prefix="INSERT INTO rejected_events BY NAME",
-        ).fetchall()[0][0]
+        malformed = insert_rejected(con, "rejected_csv_lines", params)
         con.execute(f"DROP TABLE IF EXISTS {CSV_REJECTS[0]}; DROP TABLE IF EXISTS {CSV_REJECTS[1]}")
     con.execute(
         "CREATE TEMP TABLE staging_settings AS "
@@ -118,12 +108,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     )
     for name, kind in STAGING_MODELS:
         run_sql(con, f"staging/{name}.sql", {}, prefix=f"CREATE TEMP {kind} {name} AS")
-    conflicting = run_sql(
-        con,
-        "staging/rejected_conflicting_copies.sql",
-        params,
-        prefix="INSERT INTO rejected_events BY NAME",
-    ).fetchall()[0][0]
+    conflicting = insert_rejected(con, "rejected_conflicting_copies", params)
     read, rejected, after = run_sql(con, "staging/staging_counts.sql", params).fetchall()[0]
     rejected += conflicting
     staged = con.execute("SELECT count(*) FROM stg_events").fetchall()[0][0]
@@ -139,6 +124,12 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         rows_after_as_of=after,
         as_of=params["as_of"],
     )
+
+
+def insert_rejected(con: duckdb.DuckDBPyConnection, model: str, params: dict) -> int:
+    """Append the rows of the staging model `model` to rejected_events; returns how many."""
+    prefix = "INSERT INTO rejected_events BY NAME"
+    return run_sql(con, f"staging/{model}.sql", params, prefix=prefix).fetchall()[0][0]
 
 
 def staging_params(pipeline: Pipeline, run_id: int) -> dict:
@@ -228,7 +219,8 @@ def _is_date_format(time_format: str | None) -> bool:
 
 
 def latest_event_date(latest: dt.date | None, pipeline: Pipeline) -> dt.date:
-    """as_of = "latest": the last day with a usable event, which must exist."""
+    """as_of = "latest": the last day with a usable event (event_date_range.sql's
+    last), which must exist."""
     if latest is None:
         raise SourceError(
             f"[source.events] path {pipeline.events.path}: no usable event to take "
