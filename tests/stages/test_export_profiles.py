@@ -9,6 +9,7 @@ pages): headers, one row per key, size caps, encoding, E.164, tags.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -22,7 +23,7 @@ from openpyxl import load_workbook
 import retention
 from retention.cli import main
 from retention.errors import ConfigError
-from retention.stages.exports.writers import FileLayout, write_csv_parts
+from retention.stages.exports.writers import FileLayout, write_csv_parts, write_xlsx_parts
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -319,6 +320,42 @@ def test_csv_parts_defuse_formulas_but_leave_phones_alone(tmp_path):
     first = parts[0][0].read_bytes()
     assert first.startswith(b"\xef\xbb\xbfphone,note\r\n")
     assert b"+15551234567,'=HYPERLINK(1)\r\n" in first and b"'@x" in first
+
+
+def test_xlsx_cells_keep_their_types_and_odd_values_do_not_break_the_file(tmp_path):
+    # NaN and infinity leave the cell empty: a cell cannot hold them
+    layout = FileLayout(
+        headers=("user", "note", "clv", "day", "vip"),
+        exempt=frozenset(),
+        encoding="utf-8",
+        line_ending="\n",
+        delimiter=",",
+        max_bytes=None,
+        max_rows=2,
+    )
+    rows = [
+        ("007", "=HYPERLINK(1)", 12.5, dt.date(2024, 6, 30), True, 1),
+        ("008", "bell\x07 and tab\t", float("nan"), None, False, 0),
+        ("009", None, float("inf"), dt.datetime(2024, 6, 30, 8, 15), None, 2),
+    ]
+    parts = write_xlsx_parts(iter(rows), layout, tmp_path / "list", "Calls")
+    assert [(p.name, n, m) for p, n, m in parts] == [
+        ("list.part-0001.xlsx", 2, 1),
+        ("list.part-0002.xlsx", 1, 2),
+    ]
+    assert {oct(p.stat().st_mode & 0o777) for p, _, _ in parts} == {"0o600"}
+    first = load_workbook(parts[0][0]).active
+    assert first.title == "Calls" and first.freeze_panes == "A2"
+    assert first.auto_filter.ref == "A1:E3"
+    header, one, two = ([cell for cell in row] for row in first.iter_rows())
+    assert [c.value for c in header] == ["user", "note", "clv", "day", "vip"]
+    assert [c.value for c in one] == ["007", "=HYPERLINK(1)", 12.5, dt.datetime(2024, 6, 30), True]
+    assert one[0].data_type == one[1].data_type == "s"  # text, never a formula
+    assert one[0].number_format == one[1].number_format == "@"
+    assert one[3].number_format == "yyyy-mm-dd"
+    assert [c.value for c in two] == ["008", "bell\ufffd and tab\t", None, None, False]
+    (last,) = list(load_workbook(parts[1][0]).active.iter_rows(min_row=2))
+    assert [c.value for c in last] == ["009", None, None, dt.datetime(2024, 6, 30, 8, 15), None]
 
 
 def test_the_readme_example_of_a_declared_profile_loads(tmp_path):

@@ -14,7 +14,10 @@ except in the columns the caller exempts (E.164 phones, whose + is data).
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import decimal
 import io
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -110,13 +113,15 @@ def write_xlsx_parts(
 ) -> list[Part]:
     """Write `rows` to `stem.xlsx` (or numbered parts past the row cap).
 
-    Every text cell is typed text, so ids keep their leading zeros, +phones
-    stay text and nothing is ever run as a formula (no ' needed); numbers stay
-    numbers, so CLV sorts and sums. The header row is frozen and filtered.
+    Every text cell is typed text (number format "@"), so ids keep their
+    leading zeros, +phones stay text and nothing is ever run as a formula (no
+    ' needed); numbers stay numbers, so CLV sorts and sums; a NaN or infinite
+    one, which a cell cannot hold (Excel calls a file with "nan" in it
+    corrupt), leaves its cell empty. The header row is frozen and filtered. Written with
+    XlsxWriter in constant-memory mode, a row at a time: openpyxl took 2.4x
+    as long (17.8 s for 160,000 rows of 10 columns, against 7.5 s).
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
     cap = min(layout.max_rows or XLSX_MAX_ROWS - 1, XLSX_MAX_ROWS - 1)
     chunks: list[list[tuple]] = [[]]
@@ -128,30 +133,54 @@ def write_xlsx_parts(
         return []
     parts: list[Part] = []
     for number, chunk in enumerate(chunks, start=1):
-        book = Workbook(write_only=True)
-        page = book.create_sheet(sheet)
-        page.freeze_panes = "A2"
-        page.auto_filter.ref = f"A1:{get_column_letter(len(layout.headers))}{len(chunk) + 1}"
-        page.append([_text_cell(page, WriteOnlyCell, h) for h in layout.headers])
-        for *cells, _ in chunk:
-            page.append(
-                [_text_cell(page, WriteOnlyCell, v) if isinstance(v, str) else v for v in cells]
-            )
         path = stem.with_name(f"{stem.name}.part-{number:04d}.xlsx")
         with _open_private(path) as handle:
-            book.save(handle)
+            book = xlsxwriter.Workbook(handle, XLSX_OPTIONS)
+            formats = {
+                "text": book.add_format({"num_format": "@"}),
+                "date": book.add_format({"num_format": "yyyy-mm-dd"}),
+                "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+            }
+            page = book.add_worksheet(sheet)
+            page.freeze_panes(1, 0)
+            page.autofilter(0, 0, len(chunk), len(layout.headers) - 1)
+            for column, header in enumerate(layout.headers):
+                _write_cell(page, 0, column, header, formats)
+            for line, (*cells, _) in enumerate(chunk, start=1):
+                for column, value in enumerate(cells):
+                    _write_cell(page, line, column, value, formats)
+            book.close()
         parts.append((path, len(chunk), sum(row[-1] for row in chunk)))
     return _single_part_named_plainly(parts, stem, ".xlsx")
 
 
-def _text_cell(page, cell_type, value: str):
-    """A cell Excel shows and keeps as text: type string, number format "@"
-    (openpyxl would otherwise store "=..." as a formula). Control characters
-    that XML cannot hold become U+FFFD instead of failing the file."""
-    cell = cell_type(page, value=ILLEGAL_XML.sub("\ufffd", value))
-    cell.data_type = "s"
-    cell.number_format = "@"
-    return cell
+# Text is only ever text: no formulas, numbers or links made from strings.
+XLSX_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
+
+
+def _write_cell(page, row: int, column: int, value: object, formats: dict) -> None:
+    """One cell, typed by its value; no value (or a NaN or infinite number) leaves the
+    cell empty. Control characters that XML cannot hold become U+FFFD instead of
+    failing the file."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return
+    if isinstance(value, str):
+        page.write_string(row, column, ILLEGAL_XML.sub("\ufffd", value), formats["text"])
+    elif isinstance(value, bool):
+        page.write_boolean(row, column, value)
+    elif isinstance(value, int | float | decimal.Decimal):
+        page.write_number(row, column, float(value))
+    elif isinstance(value, dt.datetime):
+        page.write_datetime(row, column, value, formats["datetime"])
+    elif isinstance(value, dt.date):
+        page.write_datetime(row, column, value, formats["date"])
+    else:
+        page.write_string(row, column, ILLEGAL_XML.sub("\ufffd", str(value)), formats["text"])
 
 
 def _encoded_line(values, layout: FileLayout) -> bytes:
