@@ -116,9 +116,10 @@ def write_xlsx_parts(
     Every text cell is typed text (number format "@"), so ids keep their
     leading zeros, +phones stay text and nothing is ever run as a formula (no
     ' needed); numbers stay numbers, so CLV sorts and sums; a NaN or infinite
-    one, which a cell cannot hold, leaves its cell empty. The header row is frozen and filtered. Written with
-    XlsxWriter in constant-memory mode, a row at a time: openpyxl took 2.4x
-    as long (17.8 s for 160,000 rows of 10 columns, against 7.5 s).
+    one, which a cell cannot hold, leaves its cell empty. The header row is
+    frozen and filtered. Written with XlsxWriter in constant-memory mode, a
+    row at a time: openpyxl took 2.4x as long (17.8 s for 160,000 rows of 10
+    columns, against 7.5 s).
     """
     import xlsxwriter
 
