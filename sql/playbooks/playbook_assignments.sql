@@ -38,7 +38,7 @@ held_out as (
             cast(
                 ('0x' || left(md5($salt || chr(31) || chosen.playbook || chr(31) || chosen.user_id), 13))
                     ::bigint as double
-            ) / 4503599627370496.0
+            ) / 4503599627370496e0
             < shares.holdout_share,
             false
         ) as holdout

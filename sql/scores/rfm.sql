@@ -38,9 +38,9 @@ positions as (
         recent_days,
         churn_after_days,
         (rank() over by_frequency - 1 + cume_dist() over by_frequency * count(*) over by_product)
-            / (2.0 * count(*) over by_product) as frequency_position,
+            / (2e0 * count(*) over by_product) as frequency_position,
         (rank() over by_monetary - 1 + cume_dist() over by_monetary * count(*) over by_product)
-            / (2.0 * count(*) over by_product) as monetary_position,
+            / (2e0 * count(*) over by_product) as monetary_position,
         revenue_total
     from buyers
     left join rhythm using (product_id)
@@ -56,7 +56,7 @@ scored as (
         user_id,
         cast(
             case
-                when days_since_last_purchase < coalesce(recent_days, 30) / 2.0 then 5
+                when days_since_last_purchase < coalesce(recent_days, 30) / 2e0 then 5
                 when days_since_last_purchase < coalesce(recent_days, 30) then 4
                 when days_since_last_purchase < coalesce(churn_after_days, 90) then 3
                 when days_since_last_purchase < 2 * coalesce(churn_after_days, 90) then 2
@@ -77,7 +77,7 @@ final as (
         scored.r_score,
         scored.f_score,
         scored.m_score,
-        cast(floor((scored.f_score + coalesce(scored.m_score, scored.f_score)) / 2.0 + 0.5)
+        cast(floor((scored.f_score + coalesce(scored.m_score, scored.f_score)) / 2e0 + 0.5)
             as integer) as fm_score
     from users
     left join scored

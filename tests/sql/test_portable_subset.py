@@ -84,6 +84,9 @@ def test_spark_variants_parse_as_spark_sql(path):
         ("select epoch(t) from t", "epoch()"),
         ("select list_filter(l, lambda x: x > 1) from t", "lambdas"),
         ("select l[1] from t", "indexing"),
+        ("select n / 3.0 from t", "decimal literal in a division (3.0)"),
+        ("select n * 1.0 / m from t", "decimal literal in a division (1.0)"),
+        ("select a / (2.5 * b + 1) from t", "decimal literal in a division (2.5)"),
     ],
 )
 def test_the_lint_finds(sql, finding):
@@ -92,6 +95,12 @@ def test_the_lint_finds(sql, finding):
 
 def test_ordered_windows_pass():
     sql = "select rank() over w, lag(a) over (order by b) from t window w as (order by a)"
+    assert problems(sql) == []
+
+
+def test_doubles_in_divisions_and_decimals_elsewhere_pass():
+    # a double literal, a cast, a function's own type, and decimals outside a division
+    sql = "select n / 3e0, cast(n as double) / 3, round(n, 1) / m, n * 1.5, n > 0.5 from t"
     assert problems(sql) == []
 
 

@@ -93,10 +93,34 @@ def _node_problems(node: exp.Expression, named: dict[str, exp.Window]) -> list[s
             "('0x' || text)::bigint is NULL on Spark: only ('0x' || left(md5(...), n))::bigint "
             "with n <= 15 is rewritten (to conv()); else use a Spark variant"
         )
+    if isinstance(node, exp.Div) and _decimal_literal(node):
+        out.append(
+            f"a decimal literal in a division ({_decimal_literal(node)}): Spark divides as "
+            "DECIMAL and rounds where DuckDB divides doubles; write it as a double (2e0)"
+        )
     if isinstance(node, exp.Window) and isinstance(node.this, ORDERED_WINDOW_FUNCTIONS):
         if not _window_order(node, named):
             out.append(f"{node.this.key}() OVER without ORDER BY: order every ranking window")
     return out
+
+
+# Where a literal's type reaches the division: arithmetic passes it on, a cast
+# or a function call decides the type itself.
+ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Paren, exp.Neg)
+
+
+def _decimal_literal(node: exp.Div) -> str | None:
+    """The first decimal literal (2.0, not 2 or 2e0) whose type reaches this division."""
+    pending = [node.this, node.expression]
+    while pending:
+        part = pending.pop()
+        if isinstance(part, exp.Literal) and not part.is_string:
+            text = part.this.lower()
+            if "." in text and "e" not in text:
+                return part.this
+        elif isinstance(part, ARITHMETIC):
+            pending += [child for child in part.iter_expressions()]
+    return None
 
 
 def _anonymous_advice(name: str) -> str:
