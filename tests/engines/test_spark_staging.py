@@ -112,11 +112,12 @@ def write_source(folder: Path) -> Path:
     return folder / "*.parquet"
 
 
-def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30"):
+def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30", **settings):
     """Stage `source` on `engine` in a warehouse of its own; returns (counts, stg, rejected)."""
     folder = tmp_path / engine
     folder.mkdir()
-    text = pipeline_text(source, as_of=as_of, run_extra='timezone = "America/New_York"')
+    zone = 'timezone = "America/New_York"'
+    text = pipeline_text(source, as_of=as_of, run_extra=zone, **settings)
     text = text.replace("[run]\n", f'[run]\nengine = "{engine}"\n', 1) + SPARK
     (folder / "pipeline.toml").write_text(text, encoding="utf-8")
     pipeline = load_pipeline(folder / "pipeline.toml")
@@ -160,6 +161,54 @@ def test_odd_rows_stage_alike_on_both_engines(tmp_path):
     days = {row[4]: row[5] for row in duck_stg}
     assert days[dt.datetime(2024, 6, 2, 3, 59, 59, 999999)] == dt.date(2024, 6, 1)
     assert days[dt.datetime(2024, 6, 2, 4, 0, 0, 1)] == dt.date(2024, 6, 2)
+
+
+def test_zoned_millisecond_times_integer_ids_and_unmapped_columns_stage_alike(tmp_path):
+    """Instants stored as UTC-adjusted milliseconds, integer user and event ids, integer
+    amounts, and no product_id or channel column (every row is product "default")."""
+    berlin = pa.timestamp("ms", tz="Europe/Berlin")
+    start = dt.datetime(2024, 3, 31, 0, 30, tzinfo=dt.UTC)  # the night clocks go forward
+    rows = {
+        "uid": [7, 7, None, 8, 9, 9, 10, 11],
+        "ts": [start + dt.timedelta(minutes=47 * min(i, 4)) for i in range(6)] + [None, start],
+        "kind": ["order", "visit", "order", "Order ", "order", "order", "visit", "order"],
+        "value": [12, None, 5, -3, 4, 4, None, None],
+        "eid": [1, 2, 3, 4, 5, 5, 6, 7],
+    }
+    schema = pa.schema(
+        [("uid", pa.int64()), ("ts", berlin), ("kind", pa.string()), ("value", pa.int32()),
+         ("eid", pa.int64())]
+    )  # fmt: skip
+    (tmp_path / "events").mkdir()
+    source = tmp_path / "events" / "events.parquet"
+    pq.write_table(pa.table(rows, schema=schema), source)
+    mapping = """
+[source.events.columns]
+user_id = "uid"
+event_time = "ts"
+event_type = "kind"
+amount = "value"
+event_id = "eid"
+
+[source.events.event_types]
+purchase = ["order"]
+"""
+    duck = staged(tmp_path, "duckdb", source, mapping=mapping)
+    spark = staged(tmp_path, "spark", source, mapping=mapping)
+    assert spark == duck
+    counts, stg, rejected = duck
+    # a missing user, a missing time, a purchase without an amount; one copy of eid 5
+    assert (counts.rows_rejected, counts.rows_duplicate, counts.rows_staged) == (3, 1, 4)
+    assert {row[1] for row in rejected} == {
+        "missing_user_id",
+        "missing_amount",
+        "missing_event_time",
+    }
+    assert {(row[1], row[2], row[3]) for row in stg} == {
+        ("default", "7", "1"), ("default", "7", "2"), ("default", "8", "4"),
+        ("default", "9", "5"),
+    }  # fmt: skip
+    assert [row[4] for row in stg if row[3] == "1"] == [dt.datetime(2024, 3, 31, 0, 30)]
 
 
 def test_latest_as_of_is_the_last_usable_day_on_both(tmp_path):
