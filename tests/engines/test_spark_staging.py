@@ -211,6 +211,24 @@ purchase = ["order"]
     assert [row[4] for row in stg if row[3] == "1"] == [dt.datetime(2024, 3, 31, 0, 30)]
 
 
+def test_a_clean_file_without_rejects_or_copies_stages_alike(tmp_path):
+    # every intermediate table of the dedup (and the rejected rows) is empty
+    rows = [
+        {"event_id": f"e{i}", "user_id": f"u{i % 9}", "event_time": T0 + dt.timedelta(hours=i),
+         "event_type": "purchase" if i % 4 else "visit", "amount": 2.5 * i, "product_id": "shop",
+         "channel": "web"}
+        for i in range(40)
+    ]  # fmt: skip
+    (tmp_path / "events").mkdir()
+    source = tmp_path / "events" / "events.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), source)
+    duck = staged(tmp_path, "duckdb", source)
+    assert staged(tmp_path, "spark", source) == duck
+    counts, stg, rejected = duck
+    assert (counts.rows_rejected, counts.rows_duplicate, rejected) == (0, 0, [])
+    assert counts.rows_staged == len(stg) == len(rows) > 20
+
+
 def test_latest_as_of_is_the_last_usable_day_on_both(tmp_path):
     source = write_source(tmp_path / "events")
     duck, _, _ = staged(tmp_path, "duckdb", source, as_of="latest")

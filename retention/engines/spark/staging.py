@@ -185,7 +185,9 @@ def _rejected_events(
     uris = con.execute("SELECT DISTINCT rejected_source_uri FROM rejected_rows").fetchall()
     uris = [uri for (uri,) in uris]
     con.execute("CREATE OR REPLACE TEMP TABLE source_files (uri VARCHAR, source_file VARCHAR)")
-    con.executemany("INSERT INTO source_files VALUES (?, ?)", _source_names(uris, files))
+    names = _source_names(uris, files)
+    if names:  # none when no row was rejected
+        con.executemany("INSERT INTO source_files VALUES (?, ?)", names)
     run_sql(
         con,
         "staging/spark_rejected_rows.sql",
