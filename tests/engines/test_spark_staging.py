@@ -26,10 +26,11 @@ import pytest
 
 from retention.config.pipeline_file import load_pipeline
 from retention.config.spark import SparkSettings
+from retention.errors import ConfigError
 from retention.sample.writer import SCHEMA  # the sample's event file columns
 from retention.stages.staging.events import stage_events
 from retention.warehouse.schema import create_schema
-from tests.conftest import REPO, pipeline_text
+from tests.conftest import FULL_MAPPING, REPO, pipeline_text
 from tests.engines.test_spark_assignments import SPARK  # local[2] on 127.0.0.1
 
 pytestmark = pytest.mark.spark
@@ -260,6 +261,13 @@ def test_the_blank_pattern_strips_what_duckdb_strips():
         args={"pattern": BLANK_PATTERN},
     ).collect()
     assert [row[1] for row in stripped] == expected
+
+
+def test_a_bad_event_time_format_is_refused_before_spark_starts(tmp_path):
+    # the DuckDB engine refuses it up front; a typed source must not hide it on Spark
+    source = write_source(tmp_path / "events")
+    with pytest.raises(ConfigError, match='event_time_format = "%Q": expected a strptime format'):
+        staged(tmp_path, "spark", source, mapping='event_time_format = "%Q"\n' + FULL_MAPPING)
 
 
 @pytest.mark.parametrize(

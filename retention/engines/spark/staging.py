@@ -40,6 +40,7 @@ from retention.sources.files import OpenedSource, detect_format, open_source, re
 from retention.stages.staging.events import (
     STAGING_MODELS,
     StagingCounts,
+    check_event_time_format,
     insert_rejected,
     latest_event_date,
     stage_events,
@@ -69,6 +70,7 @@ def stage_events_on_spark(
 ) -> StagingCounts:
     """Stage this run's events on Spark where the source allows, else on DuckDB."""
     source = pipeline.events
+    check_event_time_format(con, pipeline)  # a bad format is refused on either engine
     reason = _why_not_before_opening(pipeline)
     opened = None
     if reason is None:

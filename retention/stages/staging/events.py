@@ -75,7 +75,7 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
     the features' passes over the view. With [run] keep_staged_events they are
     also written into the warehouse. `drop_staged_events` frees them.
     """
-    _check_event_time_format(con, pipeline)
+    check_event_time_format(con, pipeline)
     source = open_source(con, pipeline.events, "src_events_raw")
     con.execute(_mapping_view_sql(pipeline, source.column_types))
     con.execute(
@@ -196,7 +196,7 @@ def check_reject_ratio(
         )
 
 
-def _check_event_time_format(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> None:
+def check_event_time_format(con: duckdb.DuckDBPyConnection, pipeline: Pipeline) -> None:
     """A format DuckDB cannot use would fail the read of every row: say so up front."""
     time_format = pipeline.events.event_time_format
     if time_format is None:
