@@ -14,6 +14,7 @@ point, and the sources that cannot stage on Spark say why. Marked `spark`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import shutil
@@ -30,7 +31,7 @@ from retention.errors import ConfigError
 from retention.sample.writer import SCHEMA  # the sample's event file columns
 from retention.stages.staging.events import stage_events
 from retention.warehouse.schema import create_schema
-from tests.conftest import FULL_MAPPING, REPO, pipeline_text
+from tests.conftest import FULL_MAPPING, ORDER_MAPPING, REPO, pipeline_text
 from tests.engines.test_spark_assignments import SPARK  # local[2] on 127.0.0.1
 
 pytestmark = pytest.mark.spark
@@ -38,6 +39,7 @@ pytest.importorskip("pyspark", reason="the Spark engine needs the spark extra")
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java (e.g. Debian's default-jre-headless)", allow_module_level=True)
 
+from retention.engines.spark.features import staged_on_duckdb  # noqa: E402
 from retention.engines.spark.lake_files import lake_folder  # noqa: E402
 from retention.engines.spark.session import spark_session  # noqa: E402
 from retention.engines.spark.staging import (  # noqa: E402
@@ -127,7 +129,7 @@ def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30",
     stage = stage_events_on_spark if engine == "spark" else stage_events
     counts = stage(con, pipeline, 1)
     relation = "stg_events"
-    if engine == "spark":
+    if not staged_on_duckdb(con):
         relation = f"read_parquet('{lake_folder(pipeline, 1) / 'stg_events' / '*.parquet'}')"
     stg = con.execute(f"SELECT {STG_COLUMNS} FROM {relation} ORDER BY ALL NULLS FIRST").fetchall()
     rejected = con.execute("SELECT * FROM rejected_events ORDER BY ALL NULLS FIRST").fetchall()
@@ -261,6 +263,25 @@ def test_the_blank_pattern_strips_what_duckdb_strips():
         args={"pattern": BLANK_PATTERN},
     ).collect()
     assert [row[1] for row in stripped] == expected
+
+
+def test_files_spark_cannot_read_as_one_table_stage_on_duckdb(tmp_path, caplog):
+    # user_id and amount are numbers in one file and text or doubles in the other:
+    # DuckDB unites them by name and type, Spark's schema merge refuses
+    (tmp_path / "events").mkdir()
+    first = {"event_id": ["a1", "a2"], "user_id": ["u1", "u2"], "event_time": [T0, T0],
+             "event_type": ["purchase"] * 2, "amount": pa.array([3, 4], pa.int64())}  # fmt: skip
+    second = {"event_id": ["b1"], "user_id": [7], "event_time": [T0],
+              "event_type": ["purchase"], "amount": [2.5]}  # fmt: skip
+    pq.write_table(pa.table(first), tmp_path / "events" / "a.parquet")
+    pq.write_table(pa.table(second), tmp_path / "events" / "b.parquet")
+    source = tmp_path / "events" / "*.parquet"
+    mapping = ORDER_MAPPING.replace('product_id = "product_id"\n', "").replace("order", "purchase")
+    duck = staged(tmp_path, "duckdb", source, mapping=mapping)
+    with caplog.at_level(logging.INFO, logger="retention.engines.spark.staging"):
+        assert staged(tmp_path, "spark", source, mapping=mapping) == duck
+    assert "staging on DuckDB: Spark cannot read [source.events] path" in caplog.text
+    assert duck[0].rows_staged == 3
 
 
 def test_a_bad_event_time_format_is_refused_before_spark_starts(tmp_path):

@@ -76,10 +76,14 @@ def stage_events_on_spark(
     if reason is None:
         opened = open_source(con, source, "src_events_raw")
         reason = why_not_on_spark(pipeline, opened.column_types)
+    if reason is None:
+        spark = spark_session(pipeline.spark)
+        folder = run_folder(pipeline, run_id)
+        reason = _parse_on_spark(spark, pipeline, run_id, opened, folder)
     if reason is not None:
         log.info("  staging on DuckDB: %s", reason)
         return stage_events(con, pipeline, run_id)
-    return _stage(con, pipeline, run_id, opened)
+    return _stage(con, spark, pipeline, run_id, opened, folder)
 
 
 def _why_not_before_opening(pipeline: Pipeline) -> str | None:
@@ -117,14 +121,25 @@ def why_not_on_spark(pipeline: Pipeline, column_types: dict[str, str]) -> str | 
     return None
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int, opened: OpenedSource
-) -> StagingCounts:
-    folder = run_folder(pipeline, run_id)
-    spark = spark_session(pipeline.spark)
+def _parse_on_spark(
+    spark, pipeline: Pipeline, run_id: int, opened: OpenedSource, folder: Path
+) -> str | None:
+    """Read the files and write the parsed rows to the lake; None, or why Spark cannot.
+
+    A set of files Spark cannot read as one table, e.g. a column that is a
+    number in one file and text in another (DuckDB unites them by name and
+    type), stages on DuckDB instead of failing the run. Only the read of the
+    files' schemas is guarded: a failure after it is a real error and stops
+    the run.
+    """
     # mergeSchema: files with different columns are read by name, as DuckDB's union_by_name
     reader = spark.read.option("mergeSchema", "true") if len(opened.files) > 1 else spark.read
-    reader.parquet(*opened.files).createOrReplaceTempView("src_events_raw")
+    try:
+        raw = reader.parquet(*opened.files)
+    except Exception as exc:  # Spark's errors arrive as Py4J and pyspark exception types
+        where = f"{pipeline.events.section} path {pipeline.events.path}"
+        return f"Spark cannot read {where} as one table ({_spark_message(exc)})"
+    raw.createOrReplaceTempView("src_events_raw")
     spark.sql(
         _mapping_sql(pipeline), args={"default_event_type": pipeline.events.default_event_type}
     ).createOrReplaceTempView("src_events")
@@ -133,9 +148,29 @@ def _stage(
     ).createOrReplaceTempView("event_type_map")
     params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
     with step("spark parsed_events"):
-        write_lake_view(
-            spark, run_model(spark, "staging/parsed_events.sql", params), folder, "parsed_events"
-        )
+        parsed = run_model(spark, "staging/parsed_events.sql", params)
+        write_lake_view(spark, parsed, folder, "parsed_events")
+    return None
+
+
+def _spark_message(exc: Exception) -> str:
+    """The first line of what Spark (the JVM, when it is a Py4J error) said."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.getMessage()) if java is not None else str(exc)
+    lines = [line.strip().rstrip(":") for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    spark,
+    pipeline: Pipeline,
+    run_id: int,
+    opened: OpenedSource,
+    folder: Path,
+) -> StagingCounts:
+    """Stage on Spark from the parsed rows `_parse_on_spark` wrote to the lake."""
+    params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
     first, last = run_model(spark, "staging/event_date_range.sql", {}).first()
     params["as_of"] = pipeline.run.as_of or latest_event_date(last, pipeline)
     warn_about_as_of(params["as_of"], first, last)
