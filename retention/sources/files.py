@@ -27,7 +27,7 @@ from retention.errors import SourceError
 from retention.sources import object_store
 from retention.sources.postgres import open_postgres
 from retention.sources.whitespace import read_whitespace
-from retention.warehouse.sql_files import quote_literal
+from retention.warehouse.sql_files import literal_path, quote_literal
 
 EXTENSIONS = {
     ".parquet": "parquet",
@@ -166,9 +166,11 @@ def _reader_sql(
     """A SELECT over the files; text everywhere except Parquet's own types.
 
     The file list is written into the SQL as quoted literals because a view
-    over the source cannot take bound parameters.
+    over the source cannot take bound parameters, each as that one file
+    (`literal_path`: the names are resolved already, and DuckDB would glob
+    `events[1].csv` again).
     """
-    listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+    listed = "[" + ", ".join(quote_literal(literal_path(f)) for f in files) + "]"
     hive_opt = "true" if hive else "false"
     common = f"filename = 'source_file', hive_partitioning = {hive_opt}"
     if fmt == "parquet":

@@ -18,6 +18,7 @@ import pyarrow as pa
 from retention.warehouse.steps import step
 
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+DUCKDB_GLOB = re.compile(r"([\[*?])")  # what DuckDB's file readers take for a pattern
 
 
 @cache
@@ -54,6 +55,17 @@ def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str
 def quote_identifier(name: str) -> str:
     """Quote a source column name for SQL (names come from the user's files)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def literal_path(path: str) -> str:
+    """A file path DuckDB's readers take as that one file, not as a pattern.
+
+    They glob every path they are given, so `events[1].parquet` would read
+    `events1.parquet` (or fail when no file matches) without a word; each of
+    [ * ? becomes a one-character class ([[] [*] [?]), which matches itself.
+    The reader's filename column still shows the real name.
+    """
+    return DUCKDB_GLOB.sub(r"[\1]", path)
 
 
 def quote_literal(value: str) -> str:

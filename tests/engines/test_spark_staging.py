@@ -40,7 +40,7 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java (e.g. Debian's default-jre-headless)", allow_module_level=True)
 
 from retention.engines.spark.features import staged_on_duckdb  # noqa: E402
-from retention.engines.spark.lake_files import lake_folder  # noqa: E402
+from retention.engines.spark.lake_files import lake_files, lake_folder  # noqa: E402
 from retention.engines.spark.session import spark_session  # noqa: E402
 from retention.engines.spark.staging import (  # noqa: E402
     BLANK_PATTERN,
@@ -115,13 +115,21 @@ def write_source(folder: Path) -> Path:
     return folder / "*.parquet"
 
 
-def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30", **settings):
+def staged(
+    tmp_path: Path,
+    engine: str,
+    source: Path,
+    as_of: str = "2024-06-30",
+    lake: str = "out/lake",
+    **settings,
+):
     """Stage `source` on `engine` in a warehouse of its own; returns (counts, stg, rejected)."""
     folder = tmp_path / engine
     folder.mkdir()
     zone = 'timezone = "America/New_York"'
     text = pipeline_text(source, as_of=as_of, run_extra=zone, **settings)
-    text = text.replace("[run]\n", f'[run]\nengine = "{engine}"\n', 1) + SPARK
+    spark = SPARK.replace('lake = "out/lake"', f'lake = "{lake}"')
+    text = text.replace("[run]\n", f'[run]\nengine = "{engine}"\n', 1) + spark
     (folder / "pipeline.toml").write_text(text, encoding="utf-8")
     pipeline = load_pipeline(folder / "pipeline.toml")
     con = duckdb.connect(str(folder / "w.duckdb"))
@@ -130,7 +138,7 @@ def staged(tmp_path: Path, engine: str, source: Path, as_of: str = "2024-06-30",
     counts = stage(con, pipeline, 1)
     relation = "stg_events"
     if not staged_on_duckdb(con):
-        relation = f"read_parquet('{lake_folder(pipeline, 1) / 'stg_events' / '*.parquet'}')"
+        relation = f"read_parquet({lake_files(lake_folder(pipeline, 1), 'stg_events')})"
     stg = con.execute(f"SELECT {STG_COLUMNS} FROM {relation} ORDER BY ALL NULLS FIRST").fetchall()
     rejected = con.execute("SELECT * FROM rejected_events ORDER BY ALL NULLS FIRST").fetchall()
     con.close()
@@ -282,6 +290,20 @@ def test_files_spark_cannot_read_as_one_table_stage_on_duckdb(tmp_path, caplog):
         assert staged(tmp_path, "spark", source, mapping=mapping) == duck
     assert "staging on DuckDB: Spark cannot read [source.events] path" in caplog.text
     assert duck[0].rows_staged == 3
+
+
+def test_glob_characters_in_the_file_and_lake_names_are_plain_characters(tmp_path):
+    # Spark reads every path as a glob: unescaped, ev[1].parquet would read ev1.parquet
+    (tmp_path / "events").mkdir()
+    source = tmp_path / "events" / "ev[1].parquet"
+    rows = odd_rows()
+    pq.write_table(pa.Table.from_pylist(rows[:60], schema=SCHEMA), source)
+    decoy = tmp_path / "events" / "ev1.parquet"
+    pq.write_table(pa.Table.from_pylist(rows[60:], schema=SCHEMA), decoy)
+    duck = staged(tmp_path, "duckdb", source)
+    assert staged(tmp_path, "spark", source, lake="out/lake[a]{b}") == duck
+    assert duck[0].rows_read == 60
+    assert (tmp_path / "spark" / "out" / "lake[a]{b}" / "run_1" / "stg_events").is_dir()
 
 
 def test_a_bad_event_time_format_is_refused_before_spark_starts(tmp_path):

@@ -627,13 +627,23 @@ def test_bad_event_time_format_is_one_line(write_pipeline):
     )
 
 
-def test_file_name_with_glob_characters_is_read_as_that_file(write_pipeline, tmp_path):
-    """`events[1].csv` was taken for a pattern matching `events1.csv`: "no file matches"."""
-    events = tmp_path / "events[1].csv"
-    events.write_text("user_id,event_time\nu1,2024-06-01\n")
-    invoke_quietly(write_pipeline(events, mapping=TIME_ONLY))
-    runs = query(tmp_path / "out" / "retention.duckdb", "SELECT rows_staged FROM runs")
-    assert runs.rows_staged[0] == 1
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_file_name_with_glob_characters_is_read_as_that_file(write_pipeline, tmp_path, suffix):
+    """`events[1].csv` was taken for a pattern: "no file matches", or, worse, the
+    decoy `events1.csv` beside it was read instead without a word."""
+    rows = {"events[1]": "u1,2024-06-01\n", "events1": "u2,2024-06-01\nu3,2024-06-02\n"}
+    for stem, text in rows.items():
+        path = tmp_path / f"{stem}.{suffix}"
+        if suffix == "csv":
+            path.write_text("user_id,event_time\n" + text)
+        else:
+            lines = [line.split(",") for line in text.splitlines()]
+            table = {"user_id": [u for u, _ in lines], "event_time": [t for _, t in lines]}
+            pq.write_table(pa.table(table), path)
+    invoke_quietly(write_pipeline(tmp_path / f"events[1].{suffix}", mapping=TIME_ONLY))
+    warehouse = tmp_path / "out" / "retention.duckdb"
+    assert query(warehouse, "SELECT rows_staged FROM runs").rows_staged[0] == 1
+    assert query(warehouse, "SELECT user_id FROM stg_events").user_id.tolist() == ["u1"]
 
 
 def test_csv_line_over_duckdbs_limit_names_the_reason(write_pipeline, tmp_path):

@@ -9,6 +9,7 @@ stages cannot drift apart in how a table reaches the lake or the warehouse.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,9 @@ from pathlib import Path
 import duckdb
 
 from retention.config.pipeline_file import Pipeline
-from retention.warehouse.sql_files import quote_literal
+from retention.warehouse.sql_files import literal_path, quote_literal
+
+GLOB_CHARACTERS = re.compile(r"([\\*?\[\]{}])")  # Hadoop's glob syntax
 
 
 def lake_folder(pipeline: Pipeline, run_id: int) -> Path:
@@ -33,22 +36,31 @@ def run_folder(pipeline: Pipeline, run_id: int) -> Path:
     return folder
 
 
+def spark_path(path: Path | str) -> str:
+    """A path for Spark's readers, which take every path as a glob pattern: its
+    pattern characters escaped, so `events[1].parquet` is that file (unescaped,
+    Spark reads `events1.parquet` instead, without a word)."""
+    return GLOB_CHARACTERS.sub(r"\\\1", str(path))
+
+
 def read_lake_views(spark, folder: Path, tables: Mapping[str, str]) -> None:
     """Register lake tables as Spark views: view name -> its folder in `folder`."""
     for view, table in tables.items():
-        spark.read.parquet(str(folder / table)).createOrReplaceTempView(view)
+        spark.read.parquet(spark_path(folder / table)).createOrReplaceTempView(view)
 
 
 def write_lake_view(spark, frame, folder: Path, name: str) -> None:
     """Write a Spark frame to the lake once and read it back as the view `name`
     (a view over a plan would be recomputed by every later read)."""
     frame.write.parquet(str(folder / name))
-    spark.read.parquet(str(folder / name)).createOrReplaceTempView(name)
+    spark.read.parquet(spark_path(folder / name)).createOrReplaceTempView(name)
 
 
 def lake_files(folder: Path, table: str) -> str:
-    """DuckDB's quoted glob of a lake table's Parquet files, for read_parquet()."""
-    return quote_literal(str(folder / table / "*.parquet"))
+    """A lake table's Parquet files as a DuckDB list for read_parquet(), each as that
+    one file (`literal_path`: a lake path with [ or ? in it is no pattern)."""
+    files = sorted(str(path) for path in (folder / table).glob("*.parquet"))
+    return "[" + ", ".join(quote_literal(literal_path(name)) for name in files) + "]"
 
 
 def insert_from_lake(con: duckdb.DuckDBPyConnection, table: str, folder: Path, name: str) -> None:

@@ -33,6 +33,7 @@ from retention.engines.spark.lake_files import (
     insert_from_lake,
     lake_folder,
     read_lake_views,
+    spark_path,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
@@ -164,4 +165,4 @@ def _join_scores(con: duckdb.DuckDBPyConnection, spark, params: dict, folder) ->
 def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:
     """A DuckDB query's rows to Spark as Parquet in the lake, as the Spark view `view`."""
     con.execute(f"COPY ({query}) TO {quote_literal(str(path))} (FORMAT parquet)")
-    spark.read.parquet(str(path)).createOrReplaceTempView(view)
+    spark.read.parquet(spark_path(path)).createOrReplaceTempView(view)

@@ -33,6 +33,7 @@ from retention.engines.spark.lake_files import (
     insert_from_lake,
     lake_files,
     run_folder,
+    spark_path,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
@@ -135,7 +136,7 @@ def _parse_on_spark(
     # mergeSchema: files with different columns are read by name, as DuckDB's union_by_name
     reader = spark.read.option("mergeSchema", "true") if len(opened.files) > 1 else spark.read
     try:
-        raw = reader.parquet(*opened.files)
+        raw = reader.parquet(*(spark_path(name) for name in opened.files))
     except Exception as exc:  # Spark's errors arrive as Py4J and pyspark exception types
         where = f"{pipeline.events.section} path {pipeline.events.path}"
         return f"Spark cannot read {where} as one table ({_spark_message(exc)})"

@@ -31,7 +31,12 @@ from retention.sources.files import (
 from retention.sources.json_lines import json_fields, read_json_files
 from retention.stages.contacts.suppressions import load_suppressions
 from retention.stages.contacts.validation import check_emails, check_phones
-from retention.warehouse.sql_files import quote_identifier, register_arrow, run_sql
+from retention.warehouse.sql_files import (
+    literal_path,
+    quote_identifier,
+    register_arrow,
+    run_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +217,13 @@ def _open_typed(con: duckdb.DuckDBPyConnection, source: SourceSettings) -> None:
     if opened.format == "parquet":
         hive = "true" if opened.hive else "false"
         relation = (
-            f"read_parquet($files, filename = 'source_file', hive_partitioning = {hive}, "
+            f"read_parquet($patterns, filename = 'source_file', hive_partitioning = {hive}, "
             "union_by_name = true, file_row_number = true)"
         )
         order = "CAST(list_position($files, source_file) AS INTEGER) - 1 AS file_index, "
         order += "file_row_number + 1 AS file_row"
-        params["files"] = opened.files
+        params["files"] = opened.files  # the names the reader gives source_file
+        params["patterns"] = [literal_path(name) for name in opened.files]
     else:
         relation, order = RAW, "0 AS file_index, rowid + 1 AS file_row"
     con.execute(

@@ -17,7 +17,7 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.errors import RetentionError
-from retention.warehouse.sql_files import quote_literal
+from retention.warehouse.sql_files import literal_path, quote_literal
 
 
 def build_manifest(
@@ -59,7 +59,7 @@ def build_manifest(
 def count_generic_rows(con: duckdb.DuckDBPyConnection, folder: Path, entries: list[dict], fmt: str):
     """Count the rows of files DuckDB wrote, by reading them back."""
     for entry in entries:
-        path = quote_literal(str(folder / entry["file"]))
+        path = quote_literal(literal_path(str(folder / entry["file"])))
         reader = (
             f"read_csv({path}, all_varchar = true)" if fmt == "csv" else f"read_parquet({path})"
         )
