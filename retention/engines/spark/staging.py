@@ -42,11 +42,11 @@ from retention.stages.staging.events import (
     STAGING_MODELS,
     StagingCounts,
     check_event_time_format,
+    choose_as_of,
+    contract_columns,
     insert_rejected,
-    latest_event_date,
     stage_events,
     staging_params,
-    warn_about_as_of,
 )
 from retention.warehouse.ledger import stored_table
 from retention.warehouse.sql_files import run_sql
@@ -77,14 +77,15 @@ def stage_events_on_spark(
     if reason is None:
         opened = open_source(con, source, "src_events_raw")
         reason = why_not_on_spark(pipeline, opened.column_types)
+    params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
     if reason is None:
         spark = spark_session(pipeline.spark)
         folder = run_folder(pipeline, run_id)
-        reason = _parse_on_spark(spark, pipeline, run_id, opened, folder)
+        reason = _parse_on_spark(spark, pipeline, params, opened, folder)
     if reason is not None:
         log.info("  staging on DuckDB: %s", reason)
         return stage_events(con, pipeline, run_id)
-    return _stage(con, spark, pipeline, run_id, opened, folder)
+    return _stage(con, spark, pipeline, params, opened, folder)
 
 
 def _why_not_before_opening(pipeline: Pipeline) -> str | None:
@@ -123,7 +124,7 @@ def why_not_on_spark(pipeline: Pipeline, column_types: dict[str, str]) -> str | 
 
 
 def _parse_on_spark(
-    spark, pipeline: Pipeline, run_id: int, opened: OpenedSource, folder: Path
+    spark, pipeline: Pipeline, params: dict, opened: OpenedSource, folder: Path
 ) -> str | None:
     """Read the files and write the parsed rows to the lake; None, or why Spark cannot.
 
@@ -147,7 +148,6 @@ def _parse_on_spark(
     spark.createDataFrame(
         list(pipeline.events.event_type_map), "source_value string, event_type string"
     ).createOrReplaceTempView("event_type_map")
-    params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
     with step("spark parsed_events"):
         parsed = run_model(spark, "staging/parsed_events.sql", params)
         write_lake_view(spark, parsed, folder, "parsed_events")
@@ -166,17 +166,15 @@ def _stage(
     con: duckdb.DuckDBPyConnection,
     spark,
     pipeline: Pipeline,
-    run_id: int,
+    params: dict,
     opened: OpenedSource,
     folder: Path,
 ) -> StagingCounts:
     """Stage on Spark from the parsed rows `_parse_on_spark` wrote to the lake."""
-    params = {**staging_params(pipeline, run_id), "blank_pattern": BLANK_PATTERN}
-    first, last = run_model(spark, "staging/event_date_range.sql", {}).first()
-    params["as_of"] = pipeline.run.as_of or latest_event_date(last, pipeline)
-    warn_about_as_of(params["as_of"], first, last)
+    dates = run_model(spark, "staging/event_date_range.sql", {}).first()
+    params["as_of"] = choose_as_of(pipeline, *dates)
     spark.createDataFrame(
-        [(run_id, params["as_of"])], "run_id bigint, as_of date"
+        [(params["run_id"], params["as_of"])], "run_id bigint, as_of date"
     ).createOrReplaceTempView("staging_settings")
     with step("spark dedup"):
         for name, kind in STAGING_MODELS:
@@ -195,14 +193,7 @@ def _stage(
         insert_from_lake(con, stored_table(con, "stg_events"), folder, "stg_events")
     for name in TABLES:
         shutil.rmtree(folder / name)
-    return StagingCounts(
-        rows_read=read,
-        rows_staged=staged,
-        rows_rejected=rejected,
-        rows_duplicate=read - rejected - after - staged,
-        rows_after_as_of=after,
-        as_of=params["as_of"],
-    )
+    return StagingCounts.from_split(read, staged, rejected, after, params["as_of"])
 
 
 def _rejected_events(
@@ -261,18 +252,8 @@ def _mapping_sql(pipeline: Pipeline) -> str:
     default event type is the parameter :default_event_type (Spark's string
     literals would read a backslash in it as an escape)."""
     columns = pipeline.events.columns
-    select = []
-    for contract in EVENT_COLUMNS:
-        if contract in ("event_time", "amount"):
-            select.append(f"CAST(NULL AS STRING) AS {contract}")
-        elif contract in columns:
-            select.append(f"CAST({_quote(columns[contract])} AS STRING) AS {contract}")
-        elif contract == "product_id":
-            select.append("'default' AS product_id")
-        elif contract == "event_type":
-            select.append(":default_event_type AS event_type")
-        else:
-            select.append(f"CAST(NULL AS STRING) AS {contract}")
+    typed = {"event_time", "amount"}  # the only kind of source that stages on Spark
+    select = contract_columns(pipeline, typed, _quote, "STRING", ":default_event_type")
     amount = columns.get("amount")
     select += [
         f"CAST({_quote(columns['event_time'])} AS TIMESTAMP_NTZ) AS event_time_typed",

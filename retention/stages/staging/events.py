@@ -63,6 +63,14 @@ class StagingCounts:
     rows_after_as_of: int
     as_of: dt.date
 
+    @classmethod
+    def from_split(
+        cls, read: int, staged: int, rejected: int, after: int, as_of: dt.date
+    ) -> StagingCounts:
+        """The counts of a staging; the duplicates are what the rest leaves of read."""
+        duplicate = read - rejected - after - staged
+        return cls(read, staged, rejected, duplicate, after, as_of)
+
 
 def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int) -> StagingCounts:
     """Stage this run's events; the caller decides when the transaction commits.
@@ -93,9 +101,9 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         params,
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
-    first, last = run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
-    params["as_of"] = pipeline.run.as_of or latest_event_date(last, pipeline)
-    warn_about_as_of(params["as_of"], first, last)
+    params["as_of"] = choose_as_of(
+        pipeline, *run_sql(con, "staging/event_date_range.sql", {}).fetchall()[0]
+    )
     insert_rejected(con, "rejected_events", params)
     malformed = 0
     if source.format == "csv":
@@ -116,13 +124,8 @@ def stage_events(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int
         con.execute(
             f"INSERT INTO {stored_table(con, 'stg_events')} BY NAME FROM temp.main.stg_events"
         )
-    return StagingCounts(
-        rows_read=read + malformed,
-        rows_staged=staged,
-        rows_rejected=rejected + malformed,
-        rows_duplicate=read - rejected - after - staged,
-        rows_after_as_of=after,
-        as_of=params["as_of"],
+    return StagingCounts.from_split(
+        read + malformed, staged, rejected + malformed, after, params["as_of"]
     )
 
 
@@ -147,11 +150,22 @@ def staging_params(pipeline: Pipeline, run_id: int) -> dict:
     }
 
 
-def warn_about_as_of(as_of: dt.date, first: dt.date | None, last: dt.date | None) -> None:
-    """A run at an as_of before all the data (the usable events' first and last
-    days), or long after it, is almost always a mistake."""
+def choose_as_of(pipeline: Pipeline, first: dt.date | None, last: dt.date | None) -> dt.date:
+    """The run's as_of from the usable events' first and last days
+    (event_date_range.sql): the pipeline's, or with as_of = "latest" the last
+    day, which must exist. An as_of before all the data, or long after it, is
+    almost always a mistake: it gets a warning."""
+    if pipeline.run.as_of is not None:
+        as_of = pipeline.run.as_of
+    elif last is None:
+        raise SourceError(
+            f"[source.events] path {pipeline.events.path}: no usable event to take "
+            'as_of = "latest" from'
+        )
+    else:
+        as_of = last
     if first is None:
-        return
+        return as_of
     if as_of < first:
         log.warning(
             "as_of %s is before the first event (%s): the run has no users; choose a later --as-of",
@@ -166,6 +180,7 @@ def warn_about_as_of(as_of: dt.date, first: dt.date | None, last: dt.date | None
             (as_of - last).days,
             last,
         )
+    return as_of
 
 
 def drop_staged_events(con: duckdb.DuckDBPyConnection) -> None:
@@ -218,17 +233,6 @@ def _is_date_format(time_format: str | None) -> bool:
     return TIME_OF_DAY_DIRECTIVES.search(time_format.replace("%%", "")) is None
 
 
-def latest_event_date(latest: dt.date | None, pipeline: Pipeline) -> dt.date:
-    """as_of = "latest": the last day with a usable event (event_date_range.sql's
-    last), which must exist."""
-    if latest is None:
-        raise SourceError(
-            f"[source.events] path {pipeline.events.path}: no usable event to take "
-            'as_of = "latest" from'
-        )
-    return latest
-
-
 def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
     """`src_events`: the source under contract names, as text, plus typed shortcuts.
 
@@ -245,17 +249,11 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
         typed_amount = f"CAST({quote_identifier(columns['amount'])} AS DOUBLE)"
     # A typed column needs no text copy (casting millions of values to text
     # costs seconds); rejected_events shows its typed value as text instead.
-    typed = {"event_time": typed_time is not None, "amount": typed_amount.startswith('CAST("')}
-    select = []
-    for contract in EVENT_COLUMNS:
-        if contract in columns and not typed.get(contract):
-            select.append(f"CAST({quote_identifier(columns[contract])} AS VARCHAR) AS {contract}")
-        elif contract == "product_id" and contract not in columns:
-            select.append("'default' AS product_id")
-        elif contract == "event_type" and contract not in columns:
-            select.append(f"{_literal(pipeline.events.default_event_type)} AS event_type")
-        else:
-            select.append(f"CAST(NULL AS VARCHAR) AS {contract}")
+    typed = {"event_time"} if typed_time is not None else set()
+    if typed_amount.startswith('CAST("'):
+        typed.add("amount")
+    default_type = _literal(pipeline.events.default_event_type)
+    select = contract_columns(pipeline, typed, quote_identifier, "VARCHAR", default_type)
     select += [
         f"{typed_time or 'CAST(NULL AS TIMESTAMP)'} AS event_time_typed",
         f"{typed_amount} AS amount_typed",
@@ -266,6 +264,28 @@ def _mapping_view_sql(pipeline: Pipeline, column_types: dict[str, str]) -> str:
         + ", ".join(select)
         + " FROM src_events_raw"
     )
+
+
+def contract_columns(
+    pipeline: Pipeline, typed: set[str], quote, text_type: str, default_event_type: str
+) -> list[str]:
+    """The select list of the source's text columns under contract names, for either
+    engine (its identifier `quote`, its `text_type`, its SQL for the default event
+    type): mapped columns as text, except the `typed` ones, which come through
+    event_time_typed / amount_typed; an unmapped product_id is "default", an
+    unmapped event_type the pipeline's default_event_type; the rest NULL."""
+    columns = pipeline.events.columns
+    select = []
+    for contract in EVENT_COLUMNS:
+        if contract in columns and contract not in typed:
+            select.append(f"CAST({quote(columns[contract])} AS {text_type}) AS {contract}")
+        elif contract == "product_id" and contract not in columns:
+            select.append("'default' AS product_id")
+        elif contract == "event_type" and contract not in columns:
+            select.append(f"{default_event_type} AS event_type")
+        else:
+            select.append(f"CAST(NULL AS {text_type}) AS {contract}")
+    return select
 
 
 def _typed_time_sql(pipeline: Pipeline, time_type: str) -> str | None:
