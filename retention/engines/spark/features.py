@@ -23,10 +23,10 @@ import duckdb
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.lake_files import (
     insert_from_lake,
-    lake_files,
     lake_folder,
     read_lake_views,
     run_folder,
+    temp_table_from_lake,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
@@ -108,5 +108,4 @@ def _load(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int) -> None:
     for table in STORED:
         insert_from_lake(con, table, folder, table)
     for table in TEMP:
-        files = lake_files(folder, table)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_parquet({files})")
+        temp_table_from_lake(con, table, folder, table)

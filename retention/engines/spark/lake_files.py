@@ -63,6 +63,14 @@ def lake_files(folder: Path, table: str) -> str:
     return "[" + ", ".join(quote_literal(literal_path(name)) for name in files) + "]"
 
 
+def temp_table_from_lake(
+    con: duckdb.DuckDBPyConnection, name: str, folder: Path, table: str
+) -> None:
+    """The lake table `table` as DuckDB's temp table `name` (replacing one of that name)."""
+    files = lake_files(folder, table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet({files})")
+
+
 def insert_from_lake(con: duckdb.DuckDBPyConnection, table: str, folder: Path, name: str) -> None:
     """Append the lake table `name` to the warehouse table `table`, by column name."""
     con.execute(

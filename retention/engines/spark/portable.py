@@ -93,9 +93,9 @@ def _node_problems(node: exp.Expression, named: dict[str, exp.Window]) -> list[s
             "('0x' || text)::bigint is NULL on Spark: only ('0x' || left(md5(...), n))::bigint "
             "with n <= 15 is rewritten (to conv()); else use a Spark variant"
         )
-    if isinstance(node, exp.Div) and _decimal_literal(node):
+    if isinstance(node, exp.Div) and (literal := _decimal_literal(node)):
         out.append(
-            f"a decimal literal in a division ({_decimal_literal(node)}): Spark divides as "
+            f"a decimal literal in a division ({literal}): Spark divides as "
             "DECIMAL and rounds where DuckDB divides doubles; write it as a double (2e0)"
         )
     if isinstance(node, exp.Window) and isinstance(node.this, ORDERED_WINDOW_FUNCTIONS):
@@ -119,7 +119,7 @@ def _decimal_literal(node: exp.Div) -> str | None:
             if "." in text and "e" not in text:
                 return part.this
         elif isinstance(part, ARITHMETIC):
-            pending += [child for child in part.iter_expressions()]
+            pending += part.iter_expressions()
     return None
 
 

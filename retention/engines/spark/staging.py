@@ -34,6 +34,7 @@ from retention.engines.spark.lake_files import (
     lake_files,
     run_folder,
     spark_path,
+    temp_table_from_lake,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
@@ -207,10 +208,7 @@ def _rejected_events(
     )
     copies = folder / "conflicting_copies"
     spark.table("repeated_copies").where("is_conflicting").coalesce(1).write.parquet(str(copies))
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW rejected_rows AS SELECT * FROM "
-        f"read_parquet({lake_files(folder, rows.name)})"
-    )
+    temp_table_from_lake(con, "rejected_rows", folder, rows.name)
     uris = con.execute("SELECT DISTINCT rejected_source_uri FROM rejected_rows").fetchall()
     uris = [uri for (uri,) in uris]
     con.execute("CREATE OR REPLACE TEMP TABLE source_files (uri VARCHAR, source_file VARCHAR)")
@@ -223,12 +221,9 @@ def _rejected_events(
         {},
         prefix="CREATE OR REPLACE TEMP TABLE parsed_events AS",
     )
-    con.execute("DROP VIEW rejected_rows; DROP TABLE source_files")
+    con.execute("DROP TABLE rejected_rows; DROP TABLE source_files")
     insert_rejected(con, "rejected_events", params)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE repeated_copies AS SELECT * FROM "
-        f"read_parquet({lake_files(folder, copies.name)})"
-    )
+    temp_table_from_lake(con, "repeated_copies", folder, copies.name)
     conflicting = insert_rejected(con, "rejected_conflicting_copies", params)
     shutil.rmtree(rows)
     shutil.rmtree(copies)
