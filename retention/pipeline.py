@@ -39,6 +39,7 @@ from retention.stages.policy_check import check_policies
 from retention.stages.scores.user_scores import build_scores
 from retention.stages.staging.events import check_reject_ratio, stage_events
 from retention.stages.tiers import build_tiers
+from retention.warehouse.lake_views import check_layout
 from retention.warehouse.ledger import (
     fail_run,
     latest_run_id,
@@ -73,6 +74,7 @@ def _run_pipeline(pipeline: Pipeline) -> RunResult:
     with open_warehouse(
         settings.warehouse, settings.threads, settings.memory_limit, settings.storage_version
     ) as con:
+        check_layout(con, settings.engine, settings.warehouse)
         run_id = start_run(con, pipeline.path)
         if settings.exports.is_dir():  # finish what a killed run's export left, first thing
             recover_exports(con, settings.exports)
@@ -207,7 +209,7 @@ def _run_stages(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run_id: int)
     if pipeline.run.engine == "spark":  # the lake keeps the runs the warehouse keeps
         from retention.engines.spark.lake import prune_lake
 
-        prune_lake(con, pipeline)
+        prune_lake(con, pipeline, run_id)
     if not latest:
         log.info(
             "  run %d is a backfill of %s: stored; the latest_* views keep showing run %d, "

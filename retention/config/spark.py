@@ -1,7 +1,8 @@
 """The `[spark]` section: where a run with `[run] engine = "spark"` sends its per-user work.
 
 Only read when the engine is Spark; a DuckDB pipeline may still carry the
-section (switching engines is one line). The settings are plain values: the
+section (switching engines is one line, and a warehouse file of the new
+engine's own: warehouse/lake_views.py). The settings are plain values: the
 session itself is built by retention/engines/spark/, which imports pyspark.
 """
 

@@ -27,6 +27,7 @@ PLAIN_COVARIATES = ("active_days_first_7d", "purchased_first_7d")
 # Channels with fewer fitted users than this share are pooled with the
 # reference (the most common channel) instead of getting an unstable dummy.
 MIN_CHANNEL_SHARE = 0.01
+FIT_BASELINE_DAYS = 7  # fitted users' first week lies wholly before as_of
 
 
 class SurvivalFitError(Exception):
@@ -52,6 +53,7 @@ class CoxModel:
         """Fit on user_lifetimes rows (duration_days, is_churned, covariates)."""
         counts = (  # most users first, ties by name, so the reference is reproducible
             lifetimes["acquisition_channel"]
+            .astype(str)  # a category's index would sort in category order, not by name
             .value_counts()
             .sort_index()
             .sort_values(ascending=False, kind="stable")
@@ -121,6 +123,20 @@ class CoxModel:
             active[horizon] = values
         return active
 
+    def linear_terms(self) -> list[tuple[str, float, float, float, float]]:
+        """(covariate, mean, scale, center, coefficient) per fitted covariate: the log
+        partial hazard is the sum of ((raw - mean) / scale - center) * coefficient, as
+        predict_active computes it (lifelines centres the standardised design on its
+        fitted mean before the dot product). For engines that score in SQL."""
+        self._check_fitted()
+        center = self.fitter_._norm_mean
+        params = self.fitter_.params_
+        return [
+            (name, float(self.means_[name]), float(self.scales_[name]))
+            + (float(center[name]), float(params[name]))
+            for name in self.means_.index
+        ]
+
     def _raw_covariates(self, lifetimes: pd.DataFrame) -> pd.DataFrame:
         raw = pd.DataFrame(index=lifetimes.index)
         for name in LOG_COVARIATES:
@@ -150,10 +166,19 @@ def conditional_survival(
     linearly at t and t + h (flat past the last fitted time), and its increase
     is scaled by each user's partial hazard.
     """
+    increase = baseline_increase(baseline_cumulative_hazard, tenure, horizon)
+    return np.exp(-np.clip(increase, 0.0, None) * np.exp(log_partial_hazard))
+
+
+def baseline_increase(
+    baseline_cumulative_hazard: pd.Series, tenure: np.ndarray, horizon: float
+) -> np.ndarray:
+    """H0(t + h) - H0(t), the baseline cumulative hazard interpolated linearly (flat past
+    the last fitted time): the part of conditional_survival that is the same for every
+    user of a tenure, which the Spark engine joins to its users by tenure."""
     times = baseline_cumulative_hazard.index.to_numpy(float)
     cumulative = baseline_cumulative_hazard.to_numpy(float)
-    increase = np.interp(tenure + horizon, times, cumulative) - np.interp(tenure, times, cumulative)
-    return np.exp(-np.clip(increase, 0.0, None) * np.exp(log_partial_hazard))
+    return np.interp(tenure + horizon, times, cumulative) - np.interp(tenure, times, cumulative)
 
 
 def fit_sample(lifetimes: pd.DataFrame, max_fit_users: int, seed: int) -> pd.DataFrame:
@@ -161,12 +186,17 @@ def fit_sample(lifetimes: pd.DataFrame, max_fit_users: int, seed: int) -> pd.Dat
     max_fit_users among those whose first week lies wholly before as_of (a
     truncated first week would make a new user look less engaged than they are).
     """
-    eligible = lifetimes[lifetimes["baseline_days"] == 7]
-    if len(eligible) <= max_fit_users:
-        return eligible
+    eligible = lifetimes[lifetimes["baseline_days"] == FIT_BASELINE_DAYS]
+    return eligible.iloc[sample_positions(len(eligible), max_fit_users, seed)]
+
+
+def sample_positions(eligible: int, max_fit_users: int, seed: int) -> np.ndarray:
+    """The positions, in user_id order, of the eligible users fit_sample keeps (all of
+    them when they are few enough); the Spark engine draws its sample with them."""
+    if eligible <= max_fit_users:
+        return np.arange(eligible)
     rng = np.random.default_rng(seed)
-    chosen = np.sort(rng.choice(len(eligible), size=max_fit_users, replace=False))
-    return eligible.iloc[chosen]
+    return np.sort(rng.choice(eligible, size=max_fit_users, replace=False))
 
 
 def _fit_lifelines(data: pd.DataFrame, penalizer: float) -> CoxPHFitter:

@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 
 from retention.version import __version__
+from retention.warehouse import lake_views
+from retention.warehouse.sql_files import stored_table
 
 # Tables a failed run's rows are deleted from (rejected_events stay, to show why).
 RUN_TABLES = (
@@ -112,7 +114,8 @@ def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **v
     `keep_runs` runs to finish, and always for the latest, however long ago
     it finished. Tiers, assignments, sends, model parameters and the ledger
     are kept for good: they are small and feed tier_history, uplift and
-    frequency caps.
+    frequency caps. On a Spark warehouse the trimmed runs' lake files are
+    retired instead (warehouse/lake_views.py).
     """
     con.begin()
     update_run(con, run_id, status="published", finished_at=_now(), **values)
@@ -125,8 +128,12 @@ def publish_run(con: duckdb.DuckDBPyConnection, run_id: int, keep_runs: int, **v
         "SELECT run_id FROM (SELECT run_id FROM runs WHERE status = 'published' "
         "ORDER BY run_id DESC LIMIT $keep) UNION ALL SELECT run_id FROM published_run"
     )
+    lake = lake_views.uses_lake(con)
     for table in PER_USER_HISTORY:
-        con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
+        if lake and table in lake_views.LAKE_TABLES:
+            lake_views.retire(con, table, kept, {"keep": keep_runs}, by_run=run_id)
+        else:
+            con.execute(f"DELETE FROM {table} WHERE run_id NOT IN ({kept})", {"keep": keep_runs})
     con.commit()
     return latest == run_id
 
@@ -145,23 +152,16 @@ def is_latest(con: duckdb.DuckDBPyConnection, run_id: int) -> bool:
     return latest_run_id(con) == run_id
 
 
-def stored_table(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    """The warehouse file's table `name`, even where a temp table of the run shadows it.
-
-    A run stages its events into a temp table `stg_events` (fast, never
-    written to disk); the file's own `stg_events` holds them only when the
-    pipeline asks to keep them.
-    """
-    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
-    return '"' + catalog.replace('"', '""') + '".main."' + name.replace('"', '""') + '"'
-
-
 def fail_run(con: duckdb.DuckDBPyConnection, run_id: int, error: str) -> None:
     """Mark a run failed and delete its half-written rows (rejected_events stay)."""
     with contextlib.suppress(duckdb.Error):
         con.rollback()
     con.begin()
-    for table in (*RUN_TABLES, stored_table(con, "stg_events")):
+    tables = (*RUN_TABLES, stored_table(con, "stg_events"))
+    if lake_views.uses_lake(con):  # a Spark warehouse: unlist the run's lake files instead
+        lake_views.drop_run(con, run_id)
+        tables = tuple(table for table in tables if table not in lake_views.LAKE_TABLES)
+    for table in tables:
         con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
     update_run(con, run_id, status="failed", finished_at=_now(), error=error)
     con.commit()

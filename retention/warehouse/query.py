@@ -3,7 +3,9 @@
 The file is opened read-only (so it works while a run writes its private
 copy), with external access switched off and the configuration locked, so a
 query can neither write, nor attach other databases, nor read local files it
-was not pointed at. Only statements that read are accepted.
+was not pointed at. Only statements that read are accepted. On a Spark
+warehouse the per-user views read the lake's Parquet: exactly the files
+`lake_files` lists are allowed, and no other.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 
 from retention.errors import RetentionError
 from retention.output_files import check_target, write_atomically, write_text_atomically
+from retention.warehouse.lake_views import lake_paths
 from retention.warehouse.publish import warehouse_files
 
 READING = {
@@ -38,6 +41,9 @@ def connect_read_only(database: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(database), read_only=True)
     except duckdb.Error as exc:
         raise RetentionError(f"warehouse {database} cannot be opened: {_first_line(exc)}") from None
+    lake = lake_paths(con)
+    if lake:  # a Spark warehouse's per-user views read these files, and only these
+        con.execute("SET allowed_paths = $paths", {"paths": lake})
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con

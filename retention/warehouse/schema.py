@@ -38,8 +38,9 @@ def comments() -> dict:
     return tomllib.loads(text)
 
 
-def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
-    """COMMENT ON every table, view and column that has a description."""
+def apply_comments(con: duckdb.DuckDBPyConnection, names: list[str] | None = None) -> None:
+    """COMMENT ON every table, view and column that has a description (or those of `names`:
+    a view that is replaced loses its comments)."""
     shared, tables = comments()["columns"], comments()["tables"]
     objects = con.execute(
         "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE database_name = current_database() "
@@ -47,6 +48,8 @@ def apply_comments(con: duckdb.DuckDBPyConnection) -> None:
         "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
     ).fetchall()
     for name, kind in objects:
+        if names is not None and name not in names:
+            continue
         own = _own_comments(name, tables)
         if "_" in own:
             con.execute(f"COMMENT ON {kind} {quote_identifier(name)} IS {quote_literal(own['_'])}")

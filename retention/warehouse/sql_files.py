@@ -57,6 +57,19 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def stored_table(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The warehouse file's table or view `name`, even where a temp table of the run
+    shadows it.
+
+    A run stages its events into a temp table `stg_events` (fast, never
+    written to disk); the file's own `stg_events` holds them only when the
+    pipeline asks to keep them. On the Spark engine, the file's per-user
+    views are shadowed while DuckDB writes a run's rows (warehouse/lake_views.py).
+    """
+    catalog = con.execute("SELECT current_database()").fetchall()[0][0]
+    return f"{quote_identifier(catalog)}.main.{quote_identifier(name)}"
+
+
 def literal_path(path: str) -> str:
     """A file path DuckDB's readers take as that one file, not as a pattern.
 

@@ -20,8 +20,9 @@ with users as (
         user_id,
         acquisition_channel,
         -- first and last seen calendar days, as user_features counted them
-        $as_of::date - tenure_days as first_seen_date,
-        $as_of::date - days_since_last_seen as last_seen_date
+        -- (the day counts as integers: Spark subtracts only an INT from a date)
+        $as_of::date - cast(tenure_days as integer) as first_seen_date,
+        $as_of::date - cast(days_since_last_seen as integer) as last_seen_date
     from user_features
     where run_id = $run_id
 ),

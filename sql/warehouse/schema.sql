@@ -371,3 +371,15 @@ create table if not exists product_rhythm (
     churn_after_days integer not null,
     method varchar not null
 );
+
+-- The Parquet files behind the per-user tables of a warehouse that the Spark
+-- engine writes ([run] engine = "spark"): there user_features, user_scores,
+-- user_survival, user_tiers and playbook_assignments are views over these
+-- files in the lake (retention/warehouse/lake_views.py). Empty on the DuckDB
+-- engine, whose per-user tables hold their rows.
+create table if not exists lake_files (
+    run_id bigint not null,
+    table_name varchar not null,
+    path varchar not null,
+    retired_by bigint
+);

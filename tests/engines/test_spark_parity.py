@@ -26,6 +26,7 @@ import pytest
 
 from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
+from retention.warehouse.lake_views import LAKE_TABLES
 from tests.conftest import REPO, SAMPLE_PIPELINE
 
 pytestmark = pytest.mark.spark
@@ -41,6 +42,9 @@ PER_USER_TABLES = {
     "user_survival": "product_id, user_id",
     "user_tiers": "product_id, user_id",
     "playbook_assignments": "product_id, user_id",
+    # small, but computed from the per-user lifetimes Spark counts and samples
+    "survival_curves": "product_id, group_kind, group_value, timeline_days",
+    "hazard_ratios": "product_id, covariate",
 }
 # one run in each warehouse: the whole table is that run
 QUERIES = {
@@ -127,6 +131,8 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
     assert sorted(p.name for p in lake.iterdir()) == [
         "activity_predictions",
         "channel_problems",
+        "cox_baseline",
+        "cox_positions",
         "playbook_assignments",
         "playbook_channels",
         "product_rhythm",
@@ -137,12 +143,23 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
         "stg_events",
         "user_days",
         "user_features",
+        "user_lifetimes",
         "user_scores",
-        "user_scores_final",
         "user_survival",
         "user_tiers",
         "user_timelines",
     ]
+    # the per-user tables are views over this run's lake files, not copies in the file
+    with duckdb.connect(str(spark.warehouse), read_only=True) as con:
+        views = {row[0] for row in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        tables = {
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+        listed = con.execute("SELECT table_name, path FROM lake_files").fetchall()
+    assert set(LAKE_TABLES) <= views
+    assert not set(LAKE_TABLES) & tables
+    assert {table for table, _ in listed} == set(LAKE_TABLES)
+    assert all(Path(path).is_relative_to(lake.resolve()) for _, path in listed)
     # the built-in playbooks hold out 5-10% of each: the same users on both engines
     held = held_out_users(duckdb_warehouse)
     assert len(held) > 100

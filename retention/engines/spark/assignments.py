@@ -11,8 +11,9 @@ draw portable.transpile writes with conv() (the same number).
 What the contacts stage made stays DuckDB's (validation is Python): the
 catalogue's channels, channel_problems (per user and channel, why not) and
 the sends inside the frequency-cap window are handed to Spark as Parquet in
-the run's lake folder. The result is written to the lake and read into the
-warehouse inside the stage's transaction, like every Spark table.
+the run's lake folder. The result is written to the lake and listed for the
+warehouse's view playbook_assignments inside the stage's transaction, like
+every per-user Spark table.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import run_model
-from retention.engines.spark.lake_files import insert_from_lake, lake_folder, read_lake_views
+from retention.engines.spark.lake_files import lake_folder, read_listed_views
 from retention.engines.spark.scores import duckdb_types, hand_over, rules_on_spark
 from retention.engines.spark.session import spark_session
 from retention.stages.playbooks import (
@@ -34,16 +35,13 @@ from retention.stages.playbooks import (
     build_channel_tables,
     playbook_choice_sql,
 )
+from retention.warehouse.lake_views import add_files
 from retention.warehouse.sql_files import column_types, read_sql
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
-# Spark view -> its folder in the run's lake (user_scores as the tiers stage handed it over)
-LAKE_TABLES = {
-    "user_features": "user_features",
-    "user_scores": "user_scores_final",
-    "user_tiers": "user_tiers",
-}
+# the warehouse's lake views the playbook choice reads, as Spark views of this run's files
+LISTED = ("user_features", "user_scores", "user_tiers")
 
 
 def build_assignments_on_spark(
@@ -52,7 +50,7 @@ def build_assignments_on_spark(
     """Write this run's playbook_assignments via Spark; returns the number of users assigned."""
     folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
-    read_lake_views(spark, folder, LAKE_TABLES)
+    read_listed_views(spark, con, run_id, LISTED)
     params = assignment_params(pipeline, run_id, as_of)
     with step("spark playbook choice"):
         _choose_playbooks(con, spark, pipeline, run_id)
@@ -61,7 +59,7 @@ def build_assignments_on_spark(
     with step("spark playbook_assignments"):
         frame = run_model(spark, "playbooks/playbook_assignments.sql", params)
         frame.write.parquet(str(folder / "playbook_assignments"))
-    insert_from_lake(con, "playbook_assignments", folder, "playbook_assignments")
+    add_files(con, run_id, "playbook_assignments", folder / "playbook_assignments")
     return assigned_users(con, run_id)
 
 

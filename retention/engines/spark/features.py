@@ -5,9 +5,10 @@ The staged events are in the run's lake folder: staged there by Spark
 (a source whose text DuckDB's rules parse); Spark runs the same `sql/features/`
 models (transpiled by sqlglot, or a `name.spark.sql` variant where DuckDB's
 version is outside the portable subset) and writes each per-user table as
-Parquet beside them. The tables are then read into the warehouse inside the
-stage's transaction, so a run killed at any point publishes nothing, and every
-later stage, `retention sql`, `report` and `export` see the usual tables.
+Parquet beside them. The warehouse's view user_features is pointed at this
+run's files, inside the stage's transaction (warehouse/lake_views.py), so a run
+killed at any point publishes nothing, and every later stage, `retention sql`,
+`report` and `export` see the usual tables.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from retention.stages.features import (
     feature_params,
 )
 from retention.stages.staging.events import drop_staged_events
+from retention.warehouse.lake_views import add_files
 from retention.warehouse.sql_files import quote_literal, read_sql
 from retention.warehouse.steps import step
 
@@ -103,9 +105,10 @@ def run_model(spark, name: str, params: dict, sql: str | None = None):
 
 
 def _load(con: duckdb.DuckDBPyConnection, folder: Path, run_id: int) -> None:
-    """The Spark tables into the warehouse (stored ones) and temp tables (the roll-ups)."""
+    """user_features listed for its view, product_rhythm (one row per product) into the
+    warehouse, and the roll-ups as temp tables for the metrics stage."""
+    add_files(con, run_id, "user_features", folder / "user_features")
     con.execute("DELETE FROM product_rhythm WHERE run_id = $run_id", {"run_id": run_id})
-    for table in STORED:
-        insert_from_lake(con, table, folder, table)
+    insert_from_lake(con, "product_rhythm", folder, "product_rhythm")
     for table in TEMP:
         temp_table_from_lake(con, table, folder, table)

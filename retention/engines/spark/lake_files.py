@@ -49,6 +49,16 @@ def read_lake_views(spark, folder: Path, tables: Mapping[str, str]) -> None:
         spark.read.parquet(spark_path(folder / table)).createOrReplaceTempView(view)
 
 
+def read_listed_views(spark, con: duckdb.DuckDBPyConnection, run_id: int, tables) -> None:
+    """Register this run's rows of the warehouse's lake views as Spark views of those names:
+    the files listed for them (warehouse/lake_views.py), wherever the stage wrote them."""
+    from retention.warehouse.lake_views import run_files
+
+    for table in tables:
+        paths = [spark_path(path) for path in run_files(con, run_id, table)]
+        spark.read.parquet(*paths).createOrReplaceTempView(table)
+
+
 def write_lake_view(spark, frame, folder: Path, name: str) -> None:
     """Write a Spark frame to the lake once and read it back as the view `name`
     (a view over a plan would be recomputed by every later read)."""

@@ -9,13 +9,14 @@ order and give the same parameters. The predictions (one row per distinct
 triple, not per user) are registered in DuckDB as on the DuckDB engine and
 handed to Spark as Parquet, which also turns NaN into NULL the same way.
 
-Survival and the covariate models ([scores] covariates) still run on DuckDB
-over the user_features read back from the lake, at the same points as on the
-DuckDB engine (keep the two sequences alike): the Cox model scores every user
-in pandas, and the covariate scores replace columns of the user_scores rows
-Spark wrote. user_survival goes to Spark for the join: the one per-user table
-that crosses engines until survival scoring moves to Spark (README, "Past one
-machine").
+Survival runs on Spark too (engines/spark/survival.py): the lifetimes, the
+curve counts and the scoring of every user, with the fits on the driver. The
+covariate models ([scores] covariates) still run on DuckDB over the
+user_features view (the lake's files), at the same point as on the DuckDB
+engine (keep the two sequences alike). Without them, Spark's user_scores
+files are listed for the view as they are; with them, DuckDB replaces the
+covariate products' columns in a copy of those rows and the copy
+(user_scores_final) is listed instead.
 """
 
 from __future__ import annotations
@@ -30,23 +31,30 @@ from retention.config.defaults import NO_PURCHASE_SEGMENT
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import run_model
 from retention.engines.spark.lake_files import (
-    insert_from_lake,
     lake_folder,
     read_lake_views,
+    read_listed_views,
     spark_path,
+    temp_table_from_lake,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
 from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
-from retention.warehouse.sql_files import column_types, quote_literal, read_sql, run_sql
+from retention.warehouse.lake_views import add_files
+from retention.warehouse.sql_files import (
+    column_types,
+    quote_literal,
+    read_sql,
+    run_sql,
+)
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)
 # the features stage's lake tables the scores and tiers read (view -> folder)
 FEATURE_TABLES = {"user_features": "user_features", "product_rhythm": "product_rhythm"}
-# DuckDB's tables the Spark join reads, copied into the lake (all small but user_survival)
+# DuckDB's tables the Spark join reads, copied into the lake (all small: one row per triple)
 HANDED = ("purchase_predictions", "spend_params", "activity_predictions")
 # Spark type -> DuckDB type name, for the rules' column checks (retention/stages/rules.py)
 DUCKDB_TYPES = {
@@ -80,11 +88,10 @@ def build_scores_on_spark(
     with step("activity model"):
         rows += duck._score_activity(con, pipeline, params, read=read)
     with step("survival models"):
-        rows += duck._score_survival(con, pipeline, run_id, as_of)
-    duck.add_horizon_columns(con, pipeline.scores.horizons_days)
+        build = _survival_on(spark, folder)
+        rows += duck._score_survival(con, pipeline, run_id, as_of, build=build)
     with step("spark user_scores"):
-        _join_scores(con, spark, params, folder)
-    apply_covariate_scores(con, pipeline.scores, params)
+        _join_scores(con, spark, pipeline, params, folder)
     duck._write_params(con, run_id, rows)
     for table in duck.TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -142,24 +149,42 @@ def _reader(con: duckdb.DuckDBPyConnection, spark, params: dict):
     return read
 
 
-def _join_scores(con: duckdb.DuckDBPyConnection, spark, params: dict, folder) -> None:
-    """user_scores.sql on Spark over the handed-over tables; read into the warehouse."""
+def _join_scores(
+    con: duckdb.DuckDBPyConnection, spark, pipeline: Pipeline, params: dict, folder
+) -> None:
+    """user_scores.sql on Spark over the handed-over tables; user_survival and user_scores
+    listed for their views (the covariate models' scores replace theirs first)."""
+    run_id = params["run_id"]
     for table in HANDED:
         hand_over(con, spark, f"SELECT * FROM {table}", folder / table, table)
-    hand_over(
-        con,
-        spark,
-        f"SELECT * FROM user_survival WHERE run_id = {int(params['run_id'])}",
-        folder / "user_survival",
-        "user_survival",
-    )
+    read_listed_views(spark, con, run_id, ["user_survival"])
     from retention.engines.spark.portable import transpile
 
     purchase = list(column_types(con, "purchase_predictions"))
     sql = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
     scores = run_model(spark, "scores/user_scores.sql", params, sql=sql)
     scores.write.parquet(str(folder / "user_scores"))
-    insert_from_lake(con, "user_scores", folder, "user_scores")
+    if not pipeline.scores.covariates:
+        add_files(con, run_id, "user_scores", folder / "user_scores")
+        return
+    # DuckDB replaces the covariate products' columns (an UPDATE)
+    # in a copy of Spark's rows: a temp table that shadows the view for covariates.py
+    temp_table_from_lake(con, "user_scores", folder, "user_scores")
+    apply_covariate_scores(con, pipeline.scores, params)
+    final = folder / "user_scores_final"
+    con.execute(f"COPY temp.main.user_scores TO {quote_literal(str(final))} (FORMAT parquet)")
+    con.execute("DROP TABLE temp.main.user_scores")
+    add_files(con, run_id, "user_scores", final)
+
+
+def _survival_on(spark, folder):
+    """build_survival's signature, on Spark (engines/spark/survival.py)."""
+    from retention.engines.spark.survival import build_survival_on_spark
+
+    def build(con, run_id, as_of, settings):
+        return build_survival_on_spark(con, spark, folder, run_id, as_of, settings)
+
+    return build
 
 
 def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:

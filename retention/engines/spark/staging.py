@@ -49,8 +49,7 @@ from retention.stages.staging.events import (
     stage_events,
     staging_params,
 )
-from retention.warehouse.ledger import stored_table
-from retention.warehouse.sql_files import run_sql
+from retention.warehouse.sql_files import run_sql, stored_table
 from retention.warehouse.steps import step
 
 log = logging.getLogger(__name__)

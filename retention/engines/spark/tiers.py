@@ -17,8 +17,8 @@ Dekker's split) and prints through a DECIMAL, which gives DuckDB's text for
 every value under 1e12 in absolute value; larger ones and NaN print as Spark
 prints them.
 
-user_scores is handed over from DuckDB (the scores stage's rows, after the
-covariate models replaced theirs), not read from the Spark scores folder.
+user_scores is read from the files the scores stage listed for its view
+(Spark's, or DuckDB's copy after the covariate models replaced their scores).
 """
 
 from __future__ import annotations
@@ -29,15 +29,11 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import run_model
-from retention.engines.spark.lake_files import insert_from_lake, lake_folder, read_lake_views
-from retention.engines.spark.scores import (
-    FEATURE_TABLES,
-    duckdb_types,
-    hand_over,
-    rules_on_spark,
-)
+from retention.engines.spark.lake_files import lake_folder, read_lake_views, read_listed_views
+from retention.engines.spark.scores import FEATURE_TABLES, duckdb_types, rules_on_spark
 from retention.engines.spark.session import spark_session
 from retention.stages.rules import case_sql, quantile_columns, quantile_select
+from retention.warehouse.lake_views import add_files
 from retention.warehouse.sql_files import column_types, quote_identifier, read_sql
 from retention.warehouse.steps import step
 
@@ -52,8 +48,7 @@ def build_tiers_on_spark(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run
     folder = lake_folder(pipeline, run_id)
     spark = spark_session(pipeline.spark)
     read_lake_views(spark, folder, FEATURE_TABLES)
-    query = f"SELECT * FROM user_scores WHERE run_id = {int(run_id)}"
-    hand_over(con, spark, query, folder / "user_scores_final", "user_scores")
+    read_listed_views(spark, con, run_id, ["user_scores"])
     scores = list(column_types(con, "user_scores"))
     sql = transpile(read_sql("tiers/tier_inputs.sql"), {"scores": scores})
     with step("spark tiers"):
@@ -69,7 +64,7 @@ def build_tiers_on_spark(con: duckdb.DuckDBPyConnection, pipeline: Pipeline, run
         )
         tiers = run_model(spark, "tier rules", {"run_id": run_id}, sql=sql)
         tiers.write.parquet(str(folder / "user_tiers"))
-    insert_from_lake(con, "user_tiers", folder, "user_tiers")
+    add_files(con, run_id, "user_tiers", folder / "user_tiers")
     return con.execute(
         "SELECT count(*) FROM user_tiers WHERE run_id = $run_id", {"run_id": run_id}
     ).fetchall()[0][0]

@@ -147,26 +147,25 @@ def _build_product(
     settings: SurvivalSettings,
 ) -> list[SurvivalNote]:
     clock = time.perf_counter()
-    _insert(con, "survival_curves", run_id, product_id, product_curves(lifetimes))
+    counts = curve_counts(lifetimes)
+    insert_rows(con, "survival_curves", run_id, product_id, curves_from_counts(counts))
     km_seconds = time.perf_counter() - clock
     churned = int(lifetimes["is_churned"].sum())
-    notes = [
-        SurvivalNote(product_id, "kaplan_meier", "n_users", float(len(lifetimes))),
-        SurvivalNote(product_id, "kaplan_meier", "n_churned", float(churned)),
-    ]
+    notes = curve_notes(product_id, len(lifetimes), churned)
     clock = time.perf_counter()
-    model, cox_notes = _fit_cox(product_id, lifetimes, settings)
+    sample = fit_sample(lifetimes, settings.max_fit_users, settings.seed)
+    model, cox_notes = fit_cox(product_id, sample)
     cox_seconds = time.perf_counter() - clock
     notes += cox_notes
     clock = time.perf_counter()
     scores = lifetimes[["duration_days", "is_churned"]].copy()
     scores["duration_days"] = scores["duration_days"].astype(float)
     if model is not None:
-        _insert(con, "hazard_ratios", run_id, product_id, model.hazard_ratios())
+        insert_rows(con, "hazard_ratios", run_id, product_id, model.hazard_ratios())
         for horizon, values in model.predict_active(lifetimes, settings.horizons_days).items():
             scores[f"p_active_{horizon}d"] = values
     ids = "(SELECT user_id FROM survival_users)"  # a plain scan: the frame's row order
-    _insert(con, "user_survival", run_id, product_id, scores, ids=ids)
+    insert_rows(con, "user_survival", run_id, product_id, scores, ids=ids)
     log.debug(
         "  survival %s: %d users, %d churned; Kaplan-Meier %.2f s, Cox %.2f s, scoring %.2f s",
         product_id,
@@ -179,11 +178,16 @@ def _build_product(
     return notes
 
 
-def _fit_cox(
-    product_id: str, lifetimes: pd.DataFrame, settings: SurvivalSettings
-) -> tuple[CoxModel | None, list[SurvivalNote]]:
-    """The product's Cox model and its notes, or None and a note saying why not."""
-    sample = fit_sample(lifetimes, settings.max_fit_users, settings.seed)
+def curve_notes(product_id: str, users: int, churned: int) -> list[SurvivalNote]:
+    return [
+        SurvivalNote(product_id, "kaplan_meier", "n_users", float(users)),
+        SurvivalNote(product_id, "kaplan_meier", "n_churned", float(churned)),
+    ]
+
+
+def fit_cox(product_id: str, sample: pd.DataFrame) -> tuple[CoxModel | None, list[SurvivalNote]]:
+    """The product's Cox model on its fit sample (models.cox.fit_sample) and its notes,
+    or None and a note saying why not."""
     events = int(sample["is_churned"].sum())
     reason = None
     if len(sample) < MIN_COX_USERS:
@@ -220,17 +224,28 @@ def _fit_cox(
     return model, notes
 
 
-def product_curves(lifetimes: pd.DataFrame) -> pd.DataFrame:
-    """Kaplan-Meier curves of one product: all users, per acquisition month and channel."""
+def curve_counts(lifetimes: pd.DataFrame) -> pd.DataFrame:
+    """Users per (group_kind, group_value, duration_days, is_churned) of one product: all
+    users, per acquisition month and per channel (the Kaplan-Meier curves' inputs)."""
     triples = lifetimes.assign(all="all")
+    counts = []
+    for kind in CURVE_GROUPS:
+        group = triples.groupby([kind, "duration_days", "is_churned"], observed=True).size()
+        frame = group.rename("users").reset_index().rename(columns={kind: "group_value"})
+        counts.append(frame.assign(group_kind=kind, group_value=frame.group_value.astype(str)))
+    return pd.concat(counts, ignore_index=True)
+
+
+def curves_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier curves of one product from its curve_counts (whichever engine counted)."""
     curves = []
     for kind in CURVE_GROUPS:
-        counts = triples.groupby([kind, "duration_days", "is_churned"], observed=True).size()
-        for value, group in counts.groupby(level=0, observed=True):
+        of_kind = counts[counts.group_kind == kind]
+        for value, group in of_kind.groupby("group_value", sort=True):
             curve = km_curve(
-                group.index.get_level_values("duration_days").to_numpy(float),
-                group.index.get_level_values("is_churned").to_numpy(bool),
-                group.to_numpy(),
+                group.duration_days.to_numpy(float),
+                group.is_churned.to_numpy(bool),
+                group.users.to_numpy(),
             )
             curves.append(curve.assign(group_kind=kind, group_value=str(value)))
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
@@ -303,7 +318,7 @@ def thin_curve(curve: pd.DataFrame, max_points: int) -> pd.DataFrame:
     )
 
 
-def _insert(
+def insert_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
     run_id: int,

@@ -138,13 +138,16 @@ def _score_activity(con, pipeline: Pipeline, params: dict, read=None) -> list[Pa
     return rows
 
 
-def _score_survival(con, pipeline: Pipeline, run_id: int, as_of: dt.date) -> list[ParamRow]:
+def _score_survival(
+    con, pipeline: Pipeline, run_id: int, as_of: dt.date, build=build_survival
+) -> list[ParamRow]:
+    """The survival models' rows (`build`: this engine's build_survival)."""
     settings = SurvivalSettings(
         churn_after_days=pipeline.scores.churn_after_days,
         max_fit_users=pipeline.scores.max_fit_users,
         seed=pipeline.scores.survival_seed,
     )
-    notes = build_survival(con, run_id, as_of, settings)
+    notes = build(con, run_id, as_of, settings)
     return [ParamRow(n.product_id, n.model, n.param, n.value, n.note) for n in notes]
 
 

@@ -18,8 +18,7 @@ from retention.config.pipeline_file import EVENT_COLUMNS, Pipeline
 from retention.errors import ConfigError, DataQualityError, SourceError
 from retention.sources.files import CSV_REJECTS, open_source
 from retention.stages.staging.reject_hints import reject_summary
-from retention.warehouse.ledger import stored_table
-from retention.warehouse.sql_files import quote_identifier, run_sql
+from retention.warehouse.sql_files import quote_identifier, run_sql, stored_table
 
 TEMPORAL_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE")
 NUMERIC_PREFIXES = (
