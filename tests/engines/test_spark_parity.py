@@ -73,8 +73,9 @@ QUERIES["model_params"] = (
 RELATIVE = {"model_params": 1e-7}
 
 
-def sample_pipeline(folder: Path, engine: str, master: str = "local[2]") -> Path:
-    """The bundled sample with its outputs in `folder` and the engine chosen."""
+def sample_pipeline(folder: Path, engine: str, master: str = "local[2]", extra: str = "") -> Path:
+    """The bundled sample with its outputs in `folder`, the engine chosen and `extra`
+    TOML sections."""
     text = SAMPLE_PIPELINE.read_text(encoding="utf-8")
     text = text.replace('"../out/sample/retention.duckdb"', f'"{folder / "retention.duckdb"}"')
     text = text.replace('"../out/sample/exports"', f'"{folder / "exports"}"')
@@ -83,6 +84,7 @@ def sample_pipeline(folder: Path, engine: str, master: str = "local[2]") -> Path
     text += f'\n[spark]\nmaster = "{master}"\nlake = "{folder / "lake"}"\n'
     text += '[spark.conf]\n"spark.sql.shuffle.partitions" = 4\n"spark.executor.memory" = "512m"\n'
     text += '"spark.driver.host" = "127.0.0.1"\n"spark.driver.bindAddress" = "127.0.0.1"\n'
+    text += extra
     path = folder / "pipeline.toml"
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -164,6 +166,36 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
     held = held_out_users(duckdb_warehouse)
     assert len(held) > 100
     assert held_out_users(spark.warehouse) == held
+
+
+# A Cox sample smaller than the eligible users (drawn by position in user_id order on
+# both engines) and covariate purchase models (DuckDB replaces their scores in a copy of
+# Spark's user_scores, listed as user_scores_final).
+SAMPLED_COVARIATES = (
+    '\n[scores]\ncovariates = ["acquisition_channel", "log_first_order_value"]\n'
+    "\n[survival]\nmax_fit_users = 400\n"
+)
+
+
+def test_spark_draws_the_same_cox_sample_and_applies_covariate_scores(tmp_path):
+    duck = sample_pipeline(tmp_path / "duckdb", "duckdb", extra=SAMPLED_COVARIATES)
+    spark = sample_pipeline(tmp_path / "spark", "spark", extra=SAMPLED_COVARIATES)
+    expected = run_pipeline(load_pipeline(duck)).warehouse
+    result = run_pipeline(load_pipeline(spark))
+    assert_same_tables(expected, result.warehouse)
+    with duckdb.connect(str(expected), read_only=True) as con:
+        fitted = con.execute(
+            "SELECT product_id, value FROM model_params WHERE model = 'cox' "
+            "AND param = 'n_fit_users' ORDER BY 1"
+        ).fetchall()
+        covariate_models = con.execute(
+            "SELECT count(*) FROM model_params WHERE model LIKE '%_covariates'"
+        ).fetchall()[0][0]
+    assert fitted and all(users == 400 for _, users in fitted)  # sampled, not all
+    assert covariate_models > 0
+    with duckdb.connect(str(result.warehouse), read_only=True) as con:
+        files = con.execute("SELECT path FROM lake_files WHERE table_name = 'user_scores'")
+        assert [Path(row[0]).name for row in files.fetchall()] == ["user_scores_final"]
 
 
 def held_out_users(warehouse: Path) -> set[tuple[str, str, str]]:
