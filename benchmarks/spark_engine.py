@@ -65,6 +65,7 @@ def measure(path: Path, label: str) -> dict:
         "users": users,
         "seconds": round(seconds, 2),
         "stages": dict(stages),
+        "warehouse_bytes": result.warehouse.stat().st_size,
     }
 
 
@@ -96,23 +97,27 @@ def section(results: list[dict]) -> str:
             f"measured {result['measured'][:10]} (load average "
             f"{result['machine']['load_average_1m']:.1f} at the start):",
             "",
-            "| engine | whole run | staging | features | scores | tiers | the rest |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| engine | whole run | staging | features | scores | tiers | the rest | file |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for run in result["runs"]:
             stages = [run["stages"].get(name, 0.0) for name in STAGES]
             rest = run["seconds"] - sum(stages)
             label = LABELS[run["engine"]].format(master=result["master"])
             cells = " | ".join(f"{value:.1f}" for value in [run["seconds"], *stages, rest])
-            lines.append(f"| {label} | {cells} |")
+            size = run.get("warehouse_bytes")
+            file = f"{size / 2**20:.1f} MiB" if size else "not measured"
+            lines.append(f"| {label} | {cells} | {file} |")
     lines += ["", ratio_sentence(results)]
     lines += [
         "",
         "The scores stage is mostly the model fits, which run on the driver on either",
         "engine (the same triples, the same code); on Spark it adds RFM's ranks, the",
-        "triples, the hand-over of the per-triple predictions and survival as Parquet",
-        "and the final join. Every Spark stage also reads its tables back into the",
-        "warehouse. On one machine Spark is several times slower than DuckDB stage by",
+        "triples, the hand-over of the per-triple predictions as Parquet, survival's",
+        "per-user steps (lifetimes, curve counts, the Cox sample and every user's",
+        "score) and the final join. The per-user tables stay in the lake, where the",
+        "warehouse's views read them (the file column: the warehouse file's size",
+        "after the run). On one machine Spark is several times slower than DuckDB stage by",
         "stage: it pays for task scheduling, shuffles through local files and the",
         "Parquet hand-offs, which DuckDB's in-process hash aggregates never do. Spark",
         "pays off only when the events do not fit one machine (disk or days of DuckDB",
