@@ -25,8 +25,8 @@ import duckdb
 
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import run_model
-from retention.engines.spark.lake_files import lake_folder, read_listed_views
-from retention.engines.spark.scores import duckdb_types, hand_over, rules_on_spark
+from retention.engines.spark.lake_files import hand_over, lake_folder, read_listed_views
+from retention.engines.spark.scores import duckdb_types, rules_on_spark
 from retention.engines.spark.session import spark_session
 from retention.stages.playbooks import (
     CHANNEL_TABLES,

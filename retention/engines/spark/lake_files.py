@@ -86,3 +86,9 @@ def insert_from_lake(con: duckdb.DuckDBPyConnection, table: str, folder: Path, n
     con.execute(
         f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet({lake_files(folder, name)})"
     )
+
+
+def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:
+    """A DuckDB query's rows to Spark as Parquet in the lake, as the Spark view `view`."""
+    con.execute(f"COPY ({query}) TO {quote_literal(str(path))} (FORMAT parquet)")
+    spark.read.parquet(spark_path(path)).createOrReplaceTempView(view)

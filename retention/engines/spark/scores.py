@@ -31,14 +31,15 @@ from retention.config.defaults import NO_PURCHASE_SEGMENT
 from retention.config.pipeline_file import Pipeline
 from retention.engines.spark.features import run_model
 from retention.engines.spark.lake_files import (
+    hand_over,
     lake_folder,
     read_lake_views,
     read_listed_views,
-    spark_path,
     temp_table_from_lake,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
+from retention.engines.spark.survival import build_survival_on_spark
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
 from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
@@ -179,15 +180,8 @@ def _join_scores(
 
 def _survival_on(spark, folder):
     """build_survival's signature, on Spark (engines/spark/survival.py)."""
-    from retention.engines.spark.survival import build_survival_on_spark
 
     def build(con, run_id, as_of, settings):
         return build_survival_on_spark(con, spark, folder, run_id, as_of, settings)
 
     return build
-
-
-def hand_over(con: duckdb.DuckDBPyConnection, spark, query: str, path, view: str) -> None:
-    """A DuckDB query's rows to Spark as Parquet in the lake, as the Spark view `view`."""
-    con.execute(f"COPY ({query}) TO {quote_literal(str(path))} (FORMAT parquet)")
-    spark.read.parquet(spark_path(path)).createOrReplaceTempView(view)

@@ -31,8 +31,7 @@ import numpy as np
 import pandas as pd
 
 from retention.engines.spark.features import run_model
-from retention.engines.spark.lake_files import read_lake_views, write_lake_view
-from retention.engines.spark.scores import hand_over
+from retention.engines.spark.lake_files import hand_over, read_lake_views, write_lake_view
 from retention.models.cox import LOG_COVARIATES, CoxModel, baseline_increase, sample_positions
 from retention.stages.scores.survival import (
     SurvivalNote,
