@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from retention.errors import WarehouseError
-from retention.warehouse.schema import apply_comments
+from retention.warehouse.schema import apply_comments, uses_lake
 from retention.warehouse.sql_files import (
     column_types,
     literal_path,
@@ -45,15 +45,6 @@ LAKE_TABLES = (
     "playbook_assignments",
 )
 ENGINE_SETTING = '[run] engine = "spark"'
-
-
-def uses_lake(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether this warehouse's per-user tables are views over a lake (a Spark warehouse)."""
-    query = (
-        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND view_name = 'user_features'"
-    )
-    return con.execute(query).fetchall()[0][0] > 0
 
 
 def check_layout(con: duckdb.DuckDBPyConnection, engine: str, warehouse: Path) -> None:

@@ -29,7 +29,18 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table and view the warehouse holds (if missing), with their comments."""
     for schema in SCHEMA_FILES:
         run_sql(con, schema, {})
+    if not uses_lake(con):
+        run_sql(con, "warehouse/per_user_columns.sql", {})
     apply_comments(con)
+
+
+def uses_lake(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this warehouse's per-user tables are views over a lake (a Spark warehouse)."""
+    query = (
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND view_name = 'user_features'"
+    )
+    return con.execute(query).fetchall()[0][0] > 0
 
 
 @cache

@@ -100,7 +100,8 @@ create table if not exists user_features (
     frequency integer,
     recency double,
     "T" double,
-    monetary_value double
+    monetary_value double,
+    first_order_value double
 );
 
 create table if not exists user_scores (
@@ -150,29 +151,8 @@ create table if not exists user_scores (
     expected_next_purchase_at date
 );
 
--- warehouses made before these columns existed get them on open
-alter table user_features add column if not exists first_order_value double;
-alter table user_scores add column if not exists expected_purchases_30d_lower_90 double;
-alter table user_scores add column if not exists expected_purchases_30d_upper_90 double;
-alter table user_scores add column if not exists p_no_purchase_30d double;
-alter table user_scores add column if not exists p_one_purchase_30d double;
-alter table user_scores add column if not exists p_2plus_purchases_30d double;
-alter table user_scores add column if not exists p_alive_in_30d double;
-alter table user_scores add column if not exists expected_purchases_90d_lower_90 double;
-alter table user_scores add column if not exists expected_purchases_90d_upper_90 double;
-alter table user_scores add column if not exists p_no_purchase_90d double;
-alter table user_scores add column if not exists p_one_purchase_90d double;
-alter table user_scores add column if not exists p_2plus_purchases_90d double;
-alter table user_scores add column if not exists p_alive_in_90d double;
-alter table user_scores add column if not exists expected_purchases_365d_lower_90 double;
-alter table user_scores add column if not exists expected_purchases_365d_upper_90 double;
-alter table user_scores add column if not exists p_no_purchase_365d double;
-alter table user_scores add column if not exists p_one_purchase_365d double;
-alter table user_scores add column if not exists p_2plus_purchases_365d double;
-alter table user_scores add column if not exists p_alive_in_365d double;
-alter table user_scores add column if not exists clv_lower_90 double;
-alter table user_scores add column if not exists clv_upper_90 double;
-alter table user_scores add column if not exists expected_next_purchase_at date;
+-- warehouses made before some per-user columns existed get them on open, from
+-- per_user_columns.sql (a DuckDB warehouse only)
 
 create table if not exists model_params (
     run_id bigint not null,

@@ -75,6 +75,8 @@ def test_a_new_warehouse_becomes_views_with_the_contract_columns(warehouse, tmp_
     comment = "SELECT comment FROM duckdb_views() WHERE view_name = 'user_tiers'"
     assert "tier" in warehouse.execute(comment).fetchall()[0][0]
     check_layout(warehouse, "spark", tmp_path / "w.duckdb")  # a second time: unchanged
+    create_schema(warehouse)  # the next run opens it: no column is added to a view
+    assert {table: column_types(warehouse, table) for table in LAKE_TABLES} == contract
 
 
 def test_the_views_cast_to_the_contract_and_take_new_columns(warehouse, tmp_path):
