@@ -78,3 +78,35 @@ def test_without_amounts_there_is_no_monetary_score(run):
     rows = query(warehouse, "SELECT * FROM latest_scores WHERE user_id = 'u4'")
     assert rows.m_score.isna().all()
     assert rows.fm_score[0] == rows.f_score[0] == 5
+
+
+def test_equal_money_is_equal_however_the_float_sum_comes_out(run, tmp_path):
+    """In floats 0.1 + 0.2 is 0.30000000000000004: summed unrounded, "a" would
+    out-rank "b" on money (m 4 against 2) and miss a threshold of 0.3."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "event_id,user_id,event_time,event_type,amount,product_id,channel\n"
+        "e1,a,2024-06-10 10:00:00,order,0.1,shop,web\n"
+        "e2,a,2024-06-11 10:00:00,order,0.2,shop,web\n"
+        "e3,b,2024-06-10 10:00:00,order,0.3,shop,web\n"
+        "e4,c,2024-06-10 10:00:00,order,1.0,shop,web\n"
+        "e5,d,2024-06-10 10:00:00,order,0.05,shop,web\n"
+    )
+    segments = (
+        '[[rfm.segments]]\nname = "At least 0.3"\nrule = "revenue_total >= 0.3"\n'
+        '[[rfm.segments]]\nname = "Other"\nrule = "true"\n'
+    )
+    _, warehouse = run(events, extra=segments)
+    rows = query(
+        warehouse,
+        "SELECT user_id, revenue_total, m_score, rfm_segment FROM latest_scores "
+        "JOIN latest_features USING (product_id, user_id) ORDER BY user_id",
+    ).set_index("user_id")
+    assert rows.loc["a", "revenue_total"] == 0.3
+    assert rows.m_score.to_dict() == {"a": 3, "b": 3, "c": 5, "d": 1}
+    assert rows.rfm_segment.to_dict() == {
+        "a": "At least 0.3",
+        "b": "At least 0.3",
+        "c": "At least 0.3",
+        "d": "Other",
+    }
