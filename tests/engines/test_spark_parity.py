@@ -175,8 +175,8 @@ def test_spark_local_gives_the_duckdb_tables(duckdb_warehouse, tmp_path):
 
 
 # A Cox sample smaller than the eligible users (drawn by position in user_id order on
-# both engines) and covariate purchase models (DuckDB replaces their scores in a copy of
-# Spark's user_scores, listed as user_scores_final).
+# both engines) and covariate purchase models (Spark counts the covariate groups and
+# replaces their users' scores, as user_scores_final).
 SAMPLED_COVARIATES = (
     '\n[scores]\ncovariates = ["acquisition_channel", "log_first_order_value"]\n'
     "\n[survival]\nmax_fit_users = 400\n"
@@ -201,13 +201,16 @@ def test_spark_draws_the_same_cox_sample_and_applies_covariate_scores(tmp_path):
     assert covariate_models > 0
     with duckdb.connect(str(result.warehouse), read_only=True) as con:
         files = con.execute("SELECT path FROM lake_files WHERE table_name = 'user_scores'")
-        assert [Path(row[0]).name for row in files.fetchall()] == ["user_scores_final"]
+        assert {Path(row[0]).parent.name for row in files.fetchall()} == {"user_scores_final"}
+        steps = {row[0] for row in con.execute("SELECT step FROM run_steps").fetchall()}
+    assert "scores/covariate_user_scores" not in steps  # replaced on Spark, not on DuckDB
 
 
 def test_cdnow_gives_the_same_tables_on_both_engines(tmp_path):
     """Real data: lifetimes' full CDNOW log (69,659 purchases of 23,570 buyers, 56,902
-    of them by as_of), as typed Parquet so that it stages on Spark. Its money sums tie often (many buyers
-    spent the same), which once split an RFM tie by float summation order."""
+    of them by as_of), as typed Parquet so that it stages on Spark. Its money sums tie
+    often (many buyers spent the same), which once split an RFM tie by float summation
+    order."""
     events = tmp_path / "cdnow.parquet"
     with duckdb.connect() as con:
         con.execute(

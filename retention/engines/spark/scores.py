@@ -35,14 +35,13 @@ from retention.engines.spark.lake_files import (
     lake_folder,
     read_lake_views,
     read_listed_views,
-    temp_table_from_lake,
     write_lake_view,
 )
 from retention.engines.spark.session import spark_session
 from retention.engines.spark.survival import build_survival_on_spark
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
-from retention.stages.scores.covariates import apply_covariate_scores, score_covariates
+from retention.stages.scores.covariates import TEMP_TABLES, replaced_columns, score_covariates
 from retention.warehouse.lake_views import add_files
 from retention.warehouse.sql_files import (
     column_types,
@@ -85,7 +84,8 @@ def build_scores_on_spark(
     read = _reader(con, spark, params)
     rows = duck._score_purchases(con, pipeline, params, read=read)  # its own steps
     with step("covariate models"):
-        rows += score_covariates(con, pipeline.scores, params)  # on DuckDB, as there
+        groups = _covariate_groups(con, spark, params, read)
+        rows += score_covariates(con, pipeline.scores, params, read_groups=groups)
     with step("activity model"):
         rows += duck._score_activity(con, pipeline, params, read=read)
     with step("survival models"):
@@ -144,10 +144,34 @@ def _reader(con: duckdb.DuckDBPyConnection, spark, params: dict):
 
     def read(name: str, model_params: dict) -> pd.DataFrame:
         empty = run_sql(con, name, {**model_params, "run_id": -1}).df()
-        frame = run_model(spark, name, model_params).toPandas()
-        return frame[list(empty.columns)].astype(empty.dtypes.to_dict())
+        frame = run_model(spark, name, model_params).toPandas()[list(empty.columns)]
+        return frame.astype({c: _duckdb_dtype(frame[c], t) for c, t in empty.dtypes.items()})
 
     return read
+
+
+def _duckdb_dtype(column: pd.Series, dtype):
+    """The dtype DuckDB gives this column: an integer column with a NULL is nullable
+    (Int32, not int32), as DuckDB's .df() makes it."""
+    if pd.api.types.is_integer_dtype(dtype) and column.isna().any():
+        return pd.api.types.pandas_dtype(str(dtype).capitalize())
+    return dtype
+
+
+def _covariate_groups(con: duckdb.DuckDBPyConnection, spark, params: dict, read):
+    """read_groups for score_covariates: the per-user covariates as a Spark view, and
+    their groups read through `read` (which takes its types from DuckDB's empty
+    user_covariates of run id -1)."""
+
+    def groups() -> pd.DataFrame:
+        covariates = run_model(spark, "scores/user_covariates.sql", params)
+        covariates.createOrReplaceTempView("user_covariates")
+        empty = {**params, "run_id": -1}
+        prefix = "CREATE OR REPLACE TEMP TABLE user_covariates AS"
+        run_sql(con, "scores/user_covariates.sql", empty, prefix=prefix)
+        return read("scores/btyd_covariate_triples.sql", params)
+
+    return groups
 
 
 def _join_scores(
@@ -164,18 +188,38 @@ def _join_scores(
     purchase = list(column_types(con, "purchase_predictions"))
     sql = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
     scores = run_model(spark, "scores/user_scores.sql", params, sql=sql)
-    scores.write.parquet(str(folder / "user_scores"))
     if not pipeline.scores.covariates:
+        scores.write.parquet(str(folder / "user_scores"))
         add_files(con, run_id, "user_scores", folder / "user_scores")
         return
-    # DuckDB replaces the covariate products' columns (an UPDATE)
-    # in a copy of Spark's rows: a temp table that shadows the view for covariates.py
-    temp_table_from_lake(con, "user_scores", folder, "user_scores")
-    apply_covariate_scores(con, pipeline.scores, params)
-    final = folder / "user_scores_final"
-    con.execute(f"COPY temp.main.user_scores TO {quote_literal(str(final))} (FORMAT parquet)")
-    con.execute("DROP TABLE temp.main.user_scores")
-    add_files(con, run_id, "user_scores", final)
+    write_lake_view(spark, scores, folder, "user_scores")
+    hand_over(
+        con, spark, "SELECT * FROM covariate_predictions", folder / "covariate_predictions",
+        "covariate_predictions",
+    )  # fmt: skip
+    replaced = run_model(spark, "scores/covariate_user_scores.sql", params)
+    replaced.createOrReplaceTempView("covariate_user_scores")
+    final = run_model(spark, "covariate replacement", {}, sql=_replacement_sql(scores, replaced))
+    final.write.parquet(str(folder / "user_scores_final"))
+    add_files(con, run_id, "user_scores", folder / "user_scores_final")
+    for table in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _replacement_sql(scores, replaced) -> str:
+    """user_scores with the covariate products' purchase-model columns replaced, where
+    covariate_user_scores has the user: the Spark form of apply_covariate_scores' UPDATE."""
+    names = set(replaced_columns(replaced.columns))
+    columns = ", ".join(
+        f"CASE WHEN c.user_id IS NULL THEN s.`{name}` ELSE c.`{name}` END AS `{name}`"
+        if name in names
+        else f"s.`{name}`"
+        for name in scores.columns
+    )
+    return (
+        f"SELECT {columns} FROM user_scores AS s LEFT JOIN covariate_user_scores AS c "
+        "ON s.product_id = c.product_id AND s.user_id = c.user_id"
+    )
 
 
 def _survival_on(spark, folder):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -44,13 +45,20 @@ NOT_SCORES = {*KEYS, "user_id", "days_to_next_purchase"}
 TEMP_TABLES = ("user_covariates", "covariate_predictions", "covariate_user_scores")
 
 
-def score_covariates(con: duckdb.DuckDBPyConnection, settings: ScoreSettings, params: dict):
-    """Fit each product's covariate model; temp table covariate_predictions; model_params rows."""
+def score_covariates(
+    con: duckdb.DuckDBPyConnection,
+    settings: ScoreSettings,
+    params: dict,
+    read_groups: Callable[[], pd.DataFrame] | None = None,
+):
+    """Fit each product's covariate model; temp table covariate_predictions; model_params rows.
+
+    read_groups() gives the fit's groups (btyd_covariate_triples.sql); the
+    Spark engine passes its own, which computes the per-user covariates there.
+    """
     if not settings.covariates:
         return []
-    prefix = "CREATE OR REPLACE TEMP TABLE user_covariates AS"
-    run_sql(con, "scores/user_covariates.sql", params, prefix=prefix)
-    groups = run_sql(con, "scores/btyd_covariate_triples.sql", params).df()
+    groups = read_groups() if read_groups is not None else covariate_groups(con, params)
     predictions, rows = [], []
     for product, product_groups in groups.groupby("product_id", sort=True):
         product_groups = product_groups.reset_index(drop=True)
@@ -74,14 +82,26 @@ def score_covariates(con: duckdb.DuckDBPyConnection, settings: ScoreSettings, pa
     return rows
 
 
+def covariate_groups(con: duckdb.DuckDBPyConnection, params: dict) -> pd.DataFrame:
+    """The fit's groups on DuckDB, after the temp table user_covariates they count."""
+    prefix = "CREATE OR REPLACE TEMP TABLE user_covariates AS"
+    run_sql(con, "scores/user_covariates.sql", params, prefix=prefix)
+    return run_sql(con, "scores/btyd_covariate_triples.sql", params).df()
+
+
+def replaced_columns(covariate_columns: list[str]) -> list[str]:
+    """The user_scores columns covariate_user_scores replaces (of its columns)."""
+    names = [c for c in covariate_columns if c not in NOT_SCORES]
+    return [c for c in names if not c.startswith("clv_factor")]
+
+
 def apply_covariate_scores(con: duckdb.DuckDBPyConnection, settings: ScoreSettings, params: dict):
     """Replace the purchase-model columns of users of covariate-fitted products."""
     if not settings.covariates:
         return
     prefix = "CREATE OR REPLACE TEMP TABLE covariate_user_scores AS"
     run_sql(con, "scores/covariate_user_scores.sql", params, prefix=prefix)
-    names = [c for c in column_types(con, "covariate_user_scores") if c not in NOT_SCORES]
-    names = [c for c in names if not c.startswith("clv_factor")]
+    names = replaced_columns(list(column_types(con, "covariate_user_scores")))
     assignments = ", ".join(f"{quote_identifier(c)} = c.{quote_identifier(c)}" for c in names)
     con.execute(
         f"UPDATE user_scores SET {assignments} FROM covariate_user_scores AS c "
