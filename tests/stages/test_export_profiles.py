@@ -394,3 +394,32 @@ def test_people_every_chosen_profile_refused_are_not_recorded_as_sent(tmp_path):
     assert refused and sent and not refused & sent
     assert sent | refused == assigned  # everyone sent is in the file, or refused with a reason
     assert len(rows) <= len(sent)  # a row per address; two products' ids may share one
+
+
+def test_a_product_id_holding_the_list_separator_stays_one_tag(tmp_path):
+    """A product "shop,eu" in a comma list would be read as the tags "shop" and "eu":
+    there it is written "shop eu", counted in the manifest; JSON lists keep it whole."""
+    events = tmp_path / "events.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            "COPY (SELECT * REPLACE (CASE WHEN product_id = 'shop' THEN 'shop,eu' "
+            f"ELSE product_id END AS product_id) FROM '{REPOSITORY}/data/sample/events.parquet') "
+            f"TO '{events}' (FORMAT parquet)"
+        )
+    exports = '[exports]\n[[exports.profiles]]\nname = "mailchimp"\n'
+    exports += '[[exports.profiles]]\nname = "klaviyo"\n'
+    path = sample_pipeline(tmp_path, exports)
+    path.write_text(
+        path.read_text().replace(f"{REPOSITORY}/data/sample/events.parquet", str(events))
+    )
+    result = retention.run(path)
+    _, rows = read_csv(result.export_dir / "mailchimp" / "email.csv")
+    tags = [set(row["Tags"].split(",")) for row in rows]
+    assert any("shop eu" in row for row in tags)
+    assert not any({"shop", "eu", "shop,eu"} & row for row in tags)
+    manifest = json.loads((result.export_dir / "manifest.json").read_text())
+    channel = manifest["profiles"]["mailchimp"]["channels"]["email"]
+    assert channel["list_items_with_separator"] == ["shop,eu"]
+    _, klaviyo = read_csv(result.export_dir / "klaviyo" / "email.csv")
+    assert any("shop,eu" in json.loads(row["Retention Tags"]) for row in klaviyo)
+    assert manifest["profiles"]["klaviyo"]["channels"]["email"]["list_items_with_separator"] == []

@@ -13,6 +13,7 @@ the manifest.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import duckdb
@@ -33,6 +34,7 @@ from retention.stages.exports.writers import (
 )
 from retention.warehouse.sql_files import quote_identifier, run_sql
 
+log = logging.getLogger(__name__)
 LIST_FIELDS = ("user_ids", "products", "playbooks", "tiers", "tags")
 FORMULA_START = "^[" + "".join(FORMULA_CHARACTERS).replace("-", r"\-") + "]"
 
@@ -54,6 +56,7 @@ def write_profile(
             "INSERT INTO written_people SELECT DISTINCT unnest(user_ids), channel "
             "FROM profile_rows WHERE refused_reason IS NULL"
         )
+        split_items = _items_with_separator(con, profile, channel_file)
         parts = _write_parts(con, profile, channel_file, target / channel_file.channel, as_of)
         for number, (path, rows, merged) in enumerate(parts):
             entries.append(
@@ -75,6 +78,7 @@ def write_profile(
             "rows": sum(rows for _, rows, _ in parts),
             "people_merged": sum(merged for _, _, merged in parts),
             "refused_by_reason": reasons,
+            "list_items_with_separator": split_items,
             "refused": refused,  # here too: a channel whose rows were all refused has no file
         }
         con.execute("DROP TABLE profile_rows")
@@ -111,6 +115,28 @@ def _person_rows(con, profile: Profile, channel_file: ChannelFile) -> list[dict]
         "WHERE refused_reason IS NOT NULL ORDER BY refused_reason, address"
     ).fetchall()
     return [{"address": a, "user_ids": ids, "reason": reason} for a, ids, reason in refused]
+
+
+def _items_with_separator(con, profile: Profile, channel_file: ChannelFile) -> list[str]:
+    """The distinct list items of this file that hold the profile's list separator
+    (written with a space in its place, see _cell_sql), with a warning naming them."""
+    separator = LIST_SEPARATORS[profile.lists]
+    fields = sorted({c.field for c in channel_file.columns if c.field in LIST_FIELDS})
+    if separator is None or not fields:
+        return []
+    lists = " UNION ALL ".join(
+        f"SELECT unnest({field}) AS item FROM profile_rows WHERE refused_reason IS NULL"
+        for field in fields
+    )
+    query = f"SELECT DISTINCT item FROM ({lists}) WHERE contains(item, $separator) ORDER BY 1"
+    items = [row[0] for row in con.execute(query, {"separator": separator}).fetchall()]
+    if items:
+        log.warning(
+            "  exports %s %s: %d list items hold the list separator %r, written with a "
+            "space in its place so the tool reads one item each: %s",
+            profile.name, channel_file.channel, len(items), separator, ", ".join(items[:5]),
+        )  # fmt: skip
+    return items
 
 
 def _write_parts(con, profile: Profile, channel_file: ChannelFile, stem: Path, as_of: dt.date):
@@ -153,7 +179,10 @@ def _cell_sql(field: str, lists: str) -> str:
         separator = LIST_SEPARATORS[lists]
         if separator is None:
             return f"to_json({field})::varchar"
-        return f"array_to_string({field}, '{separator}')"
+        # an item holding the separator would be read as two (a product "shop,eu" as the
+        # tags "shop" and "eu"): there it is written as a space
+        items = f"list_transform({field}, lambda item: replace(item, '{separator}', ' '))"
+        return f"array_to_string({items}, '{separator}')"
     if field == "email":
         return "CASE WHEN channel = 'email' THEN address END"
     if field == "phone":
