@@ -201,7 +201,18 @@ def test_uplift_through_the_api(sample_run):
     measured = retention.uplift(pipeline, run_id=result.run_id, horizon="30D")
     rows = json.loads(json.dumps(measured.to_dict()))["results"]
     assert {row["metric"] for row in rows} == {"active", "purchases", "revenue"}
-    assert len(rows) == 3 * measured.results.playbook.nunique() > 0
+    pooled = [row for row in rows if row["product_id"] is None]
+    assert len(pooled) == 3 * measured.results.playbook.nunique() > 0
+    assert {row["product_id"] for row in rows} - {None} <= {"app", "shop"}
+    for row in pooled:  # the pooled row counts every product's users
+        parts = [
+            r
+            for r in rows
+            if r["product_id"] is not None
+            and (r["playbook"], r["metric"]) == (row["playbook"], row["metric"])
+        ]
+        assert parts and sum(r["sent_users"] for r in parts) == row["sent_users"]
+        assert sum(r["holdout_users"] for r in parts) == row["holdout_users"]
 
 
 def test_help_lists_the_api():

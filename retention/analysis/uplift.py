@@ -1,6 +1,7 @@
 """`retention uplift`: did a run's campaigns change what users did?
 
-For each playbook of a run, sent users are compared with its holdout users
+For each playbook of a run, per product and over every product pooled
+(product_id NULL), sent users are compared with its holdout users
 (held out by a hash, before contactability was checked, and counted only if
 they had a channel) over the horizon after the run's as_of: share active,
 purchases and revenue per user. Difference of means with a 95% interval from
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 METRICS = ("active", "purchases", "revenue")
 RESULT_COLUMNS = [
     "playbook",
+    "product_id",  # None: every product of the playbook pooled
     "metric",
     "sent_users",
     "holdout_users",
@@ -72,17 +74,27 @@ def measure_uplift(pipeline: Pipeline, run_id: int, horizon_days: int) -> pd.Dat
 
 
 def compare_arms(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Per playbook: the pooled comparison first, then one per product.
+
+    Each product has its own rhythm and scale (a daily app, a B2B account), so
+    a pooled effect can hide a product where the playbook does nothing or
+    harm; the holdout is drawn at the same share in every product, so the
+    pooled row is their user-weighted average.
+    """
     rows = []
     for playbook, users in outcomes.groupby("playbook", sort=True):
-        sent, holdout = users[users.arm == "sent"], users[users.arm == "holdout"]
-        for metric in METRICS:
-            rows.append(
-                {
-                    "playbook": playbook,
-                    "metric": metric,
-                    **_difference(sent[metric], holdout[metric]),
-                }
-            )
+        groups = [(None, users), *users.groupby("product_id", sort=True)]
+        for product, group in groups:
+            sent, holdout = group[group.arm == "sent"], group[group.arm == "holdout"]
+            for metric in METRICS:
+                rows.append(
+                    {
+                        "playbook": playbook,
+                        "product_id": product,
+                        "metric": metric,
+                        **_difference(sent[metric], holdout[metric]),
+                    }
+                )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)  # no rows: a run with no campaign users
 
 
@@ -132,7 +144,7 @@ def _store(pipeline: Pipeline, run_id: int, horizon_days: int, results: pd.DataF
     with open_warehouse(pipeline.run.warehouse) as con:
         con.register("uplift_frame", results)
         con.execute(
-            "INSERT INTO uplift_results SELECT $run_id, now()::timestamp, $horizon, * "
-            "FROM uplift_frame",
+            "INSERT INTO uplift_results BY NAME SELECT $run_id AS run_id, "
+            "now()::timestamp AS measured_at, $horizon AS horizon_days, * FROM uplift_frame",
             {"run_id": run_id, "horizon": horizon_days},
         )

@@ -185,18 +185,21 @@ def comparison_tables(comparison: PolicyComparison) -> str:
 
 
 def uplift_table(results) -> str:
-    """Per playbook and metric: sent vs holdout, difference, 95% interval and lift."""
+    """Per playbook, product (all: pooled) and metric: sent vs holdout, difference, 95%
+    interval and lift."""
     lines = [
-        f"{'playbook':<22}{'metric':<11}{'sent':>8}{'holdout':>9}{'sent':>9}{'holdout':>9}"
-        f"{'diff':>9}{'95% interval':>22}{'lift':>8}"
+        f"{'playbook':<22}{'product':<14}{'metric':<11}{'sent':>8}{'holdout':>9}{'sent':>9}"
+        f"{'holdout':>9}{'diff':>9}{'95% interval':>22}{'lift':>8}"
     ]
     for row in results.itertuples():
         values = [
             _number(getattr(row, name), "{:.3f}")
             for name in ("sent_value", "holdout_value", "difference", "ci_lower", "ci_upper")
         ]
+        product = "all" if row.product_id is None else row.product_id
         lines.append(
-            f"{row.playbook:<22}{row.metric:<11}{row.sent_users:>8,}{row.holdout_users:>9,}"
+            f"{row.playbook:<22}{product:<14}{row.metric:<11}{row.sent_users:>8,}"
+            f"{row.holdout_users:>9,}"
             f"{values[0]:>9}{values[1]:>9}{values[2]:>9}  [{values[3]:>8}, {values[4]:>8}]"
             f"{_number(row.relative_lift, '{:.1%}'):>8}"
         )

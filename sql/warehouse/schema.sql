@@ -228,8 +228,10 @@ create table if not exists uplift_results (
     difference double,                -- sent - holdout
     ci_lower double,                  -- 95% interval of the difference
     ci_upper double,
-    relative_lift double              -- difference / holdout value
+    relative_lift double,             -- difference / holdout value
+    product_id varchar                -- NULL: every product of the playbook pooled
 );
+alter table uplift_results add column if not exists product_id varchar;  -- older warehouses
 
 -- One row per as_of day with a published run: the run that stands for the day
 -- (the last of its runs to finish: a rerun of a day replaces it) and the day's

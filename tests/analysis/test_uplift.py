@@ -2,9 +2,10 @@
 with no effect the 95% interval covers zero."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from retention.analysis.uplift import measure_uplift
+from retention.analysis.uplift import compare_arms, measure_uplift
 from retention.config.pipeline_file import load_pipeline
 from retention.pipeline import run_pipeline
 from tests.conftest import query
@@ -61,3 +62,32 @@ def test_results_are_stored(write_pipeline, tmp_path):
     stored = query(tmp_path / "out" / "retention.duckdb", "SELECT * FROM uplift_results")
     assert set(stored.metric) == {"active", "purchases", "revenue"}
     assert (stored.horizon_days == 30).all()
+    # the pooled rows and the one product's ('default'), which count the same users
+    assert stored.product_id.isna().sum() == 3
+    assert set(stored.product_id.dropna()) == {"default"}
+
+
+def test_each_product_gets_its_own_comparison_beside_the_pooled_one():
+    """By hand: in "app" the sent users are active 3 of 4 against 1 of 4 held out; in
+    "shop" 1 of 2 on both sides; pooled, 4 of 6 against 2 of 6."""
+    arms = [("app", "sent", a) for a in (1, 1, 1, 0)] + [
+        ("app", "holdout", a) for a in (1, 0, 0, 0)
+    ]
+    arms += [("shop", "sent", a) for a in (1, 0)] + [("shop", "holdout", a) for a in (1, 0)]
+    outcomes = pd.DataFrame(
+        [
+            {"product_id": product, "user_id": f"u{i}", "playbook": "mails", "arm": arm,
+             "active": float(active), "purchases": 0.0, "revenue": 0.0}
+            for i, (product, arm, active) in enumerate(arms)
+        ]
+    )  # fmt: skip
+    results = compare_arms(outcomes)
+    active = results[results.metric == "active"].set_index("product_id", drop=False)
+    assert list(active.product_id) == [None, "app", "shop"]  # pooled first
+    by_product = {
+        row.product_id: (row.sent_users, row.holdout_users, row.difference)
+        for row in active.itertuples()
+    }
+    assert by_product["app"] == (4, 4, pytest.approx(0.5))
+    assert by_product["shop"] == (2, 2, pytest.approx(0.0))
+    assert by_product[None] == (6, 6, pytest.approx(4 / 6 - 2 / 6))
