@@ -196,7 +196,7 @@ def uplift_table(results) -> str:
             _number(getattr(row, name), "{:.3f}")
             for name in ("sent_value", "holdout_value", "difference", "ci_lower", "ci_upper")
         ]
-        product = "all" if row.product_id is None else row.product_id
+        product = row.product_id if isinstance(row.product_id, str) else "all"  # None, NaN
         lines.append(
             f"{row.playbook:<22}{product:<14}{row.metric:<11}{row.sent_users:>8,}"
             f"{row.holdout_users:>9,}"

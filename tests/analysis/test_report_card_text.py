@@ -63,6 +63,7 @@ def test_counts_print_as_whole_numbers():
 def test_an_empty_holdout_prints_n_a_not_nan():
     row = {
         "playbook": "win_back",
+        "product_id": None,  # pooled: every product
         "metric": "active",
         "sent_users": 3,
         "holdout_users": 0,
@@ -73,8 +74,9 @@ def test_an_empty_holdout_prints_n_a_not_nan():
         "ci_upper": math.nan,
         "relative_lift": math.nan,
     }
-    text = uplift_table(pd.DataFrame([row]))
+    text = uplift_table(pd.DataFrame([row, {**row, "product_id": "shop"}]))
     assert "nan" not in text and "n/a" in text
+    assert [line.split()[1] for line in text.splitlines()[1:]] == ["all", "shop"]
 
 
 def test_the_report_card_says_pass_or_fail_and_shows_the_baselines(tmp_path):
