@@ -136,9 +136,10 @@ def _uplift_cell(row: dict | None) -> str:
     clear = not is_missing(low) and (low > 0 or high < 0)
     tone = ("up" if low > 0 else "down") if clear else "flat"
     verdict = "" if clear else "; not distinguishable from 0"
+    pooled = " (all products pooled)" if row.get("product_id") is None else ""
     return (
         f'<span class="{tone}">{esc(fmt_points(row["difference"]))}{esc(interval)}</span>'
-        f" over {row['horizon_days']} days after run {row['run_id']}{verdict}"
+        f" over {row['horizon_days']} days after run {row['run_id']}{pooled}{verdict}"
     )
 
 

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 import retention
 from retention.cli import main
+from retention.report.formats import fmt_points
 from retention.report.page import build_report
 from tests.conftest import SAMPLE_PIPELINE, query
 
@@ -154,10 +155,13 @@ def test_each_playbook_links_its_files_with_the_people_to_contact_and_the_uplift
     assert f"email: {people:,} people in <a" in shop
     uplift = query(
         sample["warehouse"],
-        "SELECT * FROM uplift_results WHERE playbook = 'reactivation' AND metric = 'active'",
+        "SELECT * FROM uplift_results WHERE playbook = 'reactivation' AND metric = 'active' "
+        "AND product_id = 'shop'",  # the shop's own effect, not the pooled one
     ).iloc[0]
-    assert f"+{uplift.difference * 100:.1f} pts (95% CI +{uplift.ci_lower * 100:.1f} pts" in shop
+    low, high = fmt_points(uplift.ci_lower), fmt_points(uplift.ci_upper)
+    assert f"{fmt_points(uplift.difference)} (95% CI {low} to {high})" in shop
     assert "not measured yet" not in shop  # every playbook of run 1 was measured
+    assert "all products pooled" not in shop
 
 
 def test_a_report_without_its_export_folder_shows_the_counts_without_links(sample, tmp_path):
