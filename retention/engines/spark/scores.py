@@ -41,7 +41,12 @@ from retention.engines.spark.session import spark_session
 from retention.engines.spark.survival import build_survival_on_spark
 from retention.stages.rules import case_sql
 from retention.stages.scores import user_scores as duck
-from retention.stages.scores.covariates import TEMP_TABLES, replaced_columns, score_covariates
+from retention.stages.scores.covariates import (
+    create_user_covariates,
+    drop_covariate_tables,
+    replaced_columns,
+    score_covariates,
+)
 from retention.warehouse.lake_views import add_files
 from retention.warehouse.sql_files import (
     column_types,
@@ -166,9 +171,7 @@ def _covariate_groups(con: duckdb.DuckDBPyConnection, spark, params: dict, read)
     def groups() -> pd.DataFrame:
         covariates = run_model(spark, "scores/user_covariates.sql", params)
         covariates.createOrReplaceTempView("user_covariates")
-        empty = {**params, "run_id": -1}
-        prefix = "CREATE OR REPLACE TEMP TABLE user_covariates AS"
-        run_sql(con, "scores/user_covariates.sql", empty, prefix=prefix)
+        create_user_covariates(con, {**params, "run_id": -1})  # empty: read's types
         return read("scores/btyd_covariate_triples.sql", params)
 
     return groups
@@ -180,7 +183,8 @@ def _join_scores(
     """user_scores.sql on Spark over the handed-over tables; user_survival and user_scores
     listed for their views (the covariate models' scores replace theirs first)."""
     run_id = params["run_id"]
-    for table in HANDED:
+    covariates = bool(pipeline.scores.covariates)
+    for table in (*HANDED, "covariate_predictions") if covariates else HANDED:
         hand_over(con, spark, f"SELECT * FROM {table}", folder / table, table)
     read_listed_views(spark, con, run_id, ["user_survival"])
     from retention.engines.spark.portable import transpile
@@ -188,22 +192,17 @@ def _join_scores(
     purchase = list(column_types(con, "purchase_predictions"))
     sql = transpile(read_sql("scores/user_scores.sql"), {"purchase": purchase})
     scores = run_model(spark, "scores/user_scores.sql", params, sql=sql)
-    if not pipeline.scores.covariates:
+    if not covariates:
         scores.write.parquet(str(folder / "user_scores"))
         add_files(con, run_id, "user_scores", folder / "user_scores")
         return
     write_lake_view(spark, scores, folder, "user_scores")
-    hand_over(
-        con, spark, "SELECT * FROM covariate_predictions", folder / "covariate_predictions",
-        "covariate_predictions",
-    )  # fmt: skip
     replaced = run_model(spark, "scores/covariate_user_scores.sql", params)
     replaced.createOrReplaceTempView("covariate_user_scores")
     final = run_model(spark, "covariate replacement", {}, sql=_replacement_sql(scores, replaced))
     final.write.parquet(str(folder / "user_scores_final"))
     add_files(con, run_id, "user_scores", folder / "user_scores_final")
-    for table in TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_covariate_tables(con)
 
 
 def _replacement_sql(scores, replaced) -> str:

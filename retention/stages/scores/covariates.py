@@ -84,9 +84,20 @@ def score_covariates(
 
 def covariate_groups(con: duckdb.DuckDBPyConnection, params: dict) -> pd.DataFrame:
     """The fit's groups on DuckDB, after the temp table user_covariates they count."""
+    create_user_covariates(con, params)
+    return run_sql(con, "scores/btyd_covariate_triples.sql", params).df()
+
+
+def create_user_covariates(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """The temp table user_covariates (scores/user_covariates.sql) of params' run."""
     prefix = "CREATE OR REPLACE TEMP TABLE user_covariates AS"
     run_sql(con, "scores/user_covariates.sql", params, prefix=prefix)
-    return run_sql(con, "scores/btyd_covariate_triples.sql", params).df()
+
+
+def drop_covariate_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the temp tables the covariate models leave for the scores join."""
+    for table in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def replaced_columns(covariate_columns: list[str]) -> list[str]:
@@ -109,8 +120,7 @@ def apply_covariate_scores(con: duckdb.DuckDBPyConnection, settings: ScoreSettin
         "AND user_scores.user_id = c.user_id",
         {"run_id": params["run_id"]},
     )
-    for table in TEMP_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    drop_covariate_tables(con)
 
 
 def encode(
