@@ -4,7 +4,9 @@
 -- days after the first; recency = days from the first to the last purchase
 -- day; T = days from the first purchase day to as_of; monetary_value = mean
 -- amount of the repeat purchase days (0 when frequency = 0). recency and T are
--- divided by $unit_days (1 for "D", 7 for "W").
+-- divided by $unit_days (1 for "D", 7 for "W"). The mean is the rounded sum
+-- over the days (see user_days.sql): a float avg depends on the order its rows
+-- are added in, and the spend model groups users on it (repeat_buyer_values).
 -- grain: one row per (product_id, user_id) with a purchase. inputs: user_days
 -- (this run's day roll-up, user_days.sql). params: $as_of, $unit_days
 with purchase_days as (
@@ -29,7 +31,8 @@ final as (
         date_diff('day', min(purchase_date), $as_of::date) / $unit_days as "T",
         case
             when count(*) = 1 then 0.0
-            else avg(day_amount) filter (where purchase_date > first_purchase_date)
+            else round(sum(day_amount) filter (where purchase_date > first_purchase_date), 6)
+                / (count(*) - 1)
         end as monetary_value
     from with_first
     group by product_id, user_id
